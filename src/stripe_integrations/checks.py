@@ -1,0 +1,90 @@
+"""System checks for ``settings.STRIPE_CONFIG`` (``manage.py check``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from stripe_integrations.conf import API_VERSION_RE, get_config, raw_settings
+
+
+@checks.register("stripe_integrations")
+def check_stripe_config(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report a missing or malformed ``STRIPE_CONFIG``."""
+    errors: list[checks.CheckMessage] = []
+    if not isinstance(getattr(settings, "STRIPE_CONFIG", None), dict):
+        return [
+            checks.Error(
+                "settings.STRIPE_CONFIG is missing or not a dict.",
+                hint='Add STRIPE_CONFIG = {"API_KEY": "sk_test_..."} to your settings.',
+                id="stripe_integrations.E001",
+            )
+        ]
+    raw = raw_settings()
+    config = get_config()
+    if not raw.get("API_KEY"):
+        errors.append(
+            checks.Error(
+                'STRIPE_CONFIG["API_KEY"] is missing.',
+                hint="Use a secret (sk_) or restricted (rk_) key from the Stripe dashboard.",
+                id="stripe_integrations.E002",
+            )
+        )
+    elif not config.api_key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+        errors.append(
+            checks.Error(
+                'STRIPE_CONFIG["API_KEY"] is not a secret or restricted key.',
+                hint="It must start with sk_test_, sk_live_, rk_test_ or rk_live_ "
+                "(a publishable pk_ key cannot call the API).",
+                id="stripe_integrations.E003",
+            )
+        )
+    if config.livemode and settings.DEBUG:
+        errors.append(
+            checks.Warning(
+                'STRIPE_CONFIG["API_KEY"] is a live key while DEBUG is on.',
+                hint="Use a test key in development.",
+                id="stripe_integrations.W001",
+            )
+        )
+    if not API_VERSION_RE.match(config.api_version):
+        errors.append(
+            checks.Error(
+                f'STRIPE_CONFIG["API_VERSION"] {config.api_version!r} is not a Stripe API version.',
+                hint="Leave it unset to use the pinned version, or use e.g. '2026-10-28.endive'.",
+                id="stripe_integrations.E004",
+            )
+        )
+    secrets = raw.get("WEBHOOK_SECRETS")
+    if secrets is not None and (
+        isinstance(secrets, str)
+        or not all(isinstance(s, str) and s.startswith("whsec_") for s in secrets)
+    ):
+        errors.append(
+            checks.Error(
+                'STRIPE_CONFIG["WEBHOOK_SECRETS"] must be a list of whsec_ secrets.',
+                id="stripe_integrations.E005",
+            )
+        )
+    try:
+        apps.get_model(config.subscriber_model)
+    except (LookupError, ValueError):
+        errors.append(
+            checks.Error(
+                f'STRIPE_CONFIG["SUBSCRIBER_MODEL"] {config.subscriber_model!r} is not an '
+                "installed model.",
+                id="stripe_integrations.E006",
+            )
+        )
+    for key in config.unknown_keys:
+        errors.append(
+            checks.Warning(
+                f"STRIPE_CONFIG has an unknown key {key!r}.",
+                hint="Check its spelling against the settings page of the docs.",
+                id="stripe_integrations.W002",
+            )
+        )
+    return errors

@@ -1,0 +1,104 @@
+"""Typed access to ``settings.STRIPE_CONFIG``.
+
+Every other module reads settings through :func:`get_config`; nothing else touches
+``settings.STRIPE_CONFIG`` directly. The parsed value is cached and dropped whenever a test
+changes settings (``setting_changed``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+#: The Stripe API version this release of the library maps. Sent on every request.
+PINNED_API_VERSION = "2026-10-28.endive"
+
+#: ``YYYY-MM-DD`` optionally followed by ``.name`` (Stripe's release train names).
+API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
+
+KNOWN_KEYS = frozenset(
+    {
+        "API_KEY",
+        "API_VERSION",
+        "API_BASE",
+        "WEBHOOK_SECRETS",
+        "SUBSCRIBER_MODEL",
+        "MAX_NETWORK_RETRIES",
+        "TIMEOUT",
+        "IDEMPOTENCY_KEY_PREFIX",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    """The validated content of ``settings.STRIPE_CONFIG``."""
+
+    api_key: str = ""
+    api_version: str = PINNED_API_VERSION
+    api_base: str | None = None
+    webhook_secrets: tuple[str, ...] = ()
+    subscriber_model: str = "auth.User"
+    max_network_retries: int = 2
+    timeout: float = 30.0
+    idempotency_key_prefix: str = "si"
+    unknown_keys: tuple[str, ...] = field(default=())
+
+    @property
+    def livemode(self) -> bool:
+        """True for a live key (``sk_live_``/``rk_live_``), False otherwise."""
+        return self.api_key.startswith(("sk_live_", "rk_live_"))
+
+
+def raw_settings() -> dict[str, Any]:
+    """The user's ``STRIPE_CONFIG`` dict as written (empty when unset)."""
+    value = getattr(settings, "STRIPE_CONFIG", None)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _as_secrets(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(str(v) for v in value if v)
+
+
+@lru_cache(maxsize=1)
+def get_config() -> StripeConfig:
+    """Parse ``settings.STRIPE_CONFIG`` once; system checks report what is wrong with it."""
+    raw = raw_settings()
+    return StripeConfig(
+        api_key=str(raw.get("API_KEY") or ""),
+        api_version=str(raw.get("API_VERSION") or PINNED_API_VERSION),
+        api_base=(str(raw["API_BASE"]).rstrip("/") if raw.get("API_BASE") else None),
+        webhook_secrets=_as_secrets(raw.get("WEBHOOK_SECRETS")),
+        subscriber_model=str(
+            raw.get("SUBSCRIBER_MODEL") or getattr(settings, "AUTH_USER_MODEL", "auth.User")
+        ),
+        max_network_retries=int(raw.get("MAX_NETWORK_RETRIES", 2)),
+        timeout=float(raw.get("TIMEOUT", 30.0)),
+        idempotency_key_prefix=str(raw.get("IDEMPOTENCY_KEY_PREFIX") or "si"),
+        unknown_keys=tuple(sorted(set(raw) - KNOWN_KEYS)),
+    )
+
+
+def subscriber_model_label() -> str:
+    """``app_label.ModelName`` of the model customers belong to (default ``AUTH_USER_MODEL``)."""
+    raw = raw_settings()
+    return str(raw.get("SUBSCRIBER_MODEL") or settings.AUTH_USER_MODEL)
+
+
+@receiver(setting_changed)
+def _reset_config(*, setting: str, **kwargs: Any) -> None:
+    if setting == "STRIPE_CONFIG":
+        get_config.cache_clear()
+        from stripe_integrations import client
+
+        client.reset_client()
