@@ -1,0 +1,279 @@
+"""Stripe object -> model fields. The only place that reads Stripe's shapes.
+
+Each ``*_fields`` function takes a plain dict (see :func:`as_dict`) of any accepted API version
+and returns model attribute values. Missing or null attributes become ``None``; nothing here
+raises on an unexpected shape. Links to other Stripe objects are returned as Stripe ids (the
+``*_id`` attribute of a :func:`~stripe_integrations.models.base.stripe_fk`), so rows are linked
+without queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+
+Fields = dict[str, Any]
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A plain, recursive dict from a ``StripeObject``, a mapping, or JSON-like data."""
+    if obj is None:
+        return {}
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        result = to_dict()
+        return dict(result) if isinstance(result, Mapping) else {}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"expected a Stripe object or a dict, got {type(obj).__name__}")
+
+
+def ts(value: Any) -> datetime | None:
+    """An aware UTC datetime from a Unix timestamp (None for anything else)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def ref_id(value: Any) -> str | None:
+    """The id of a reference that may be a string id or an expanded object."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        ident = value.get("id")
+        return ident if isinstance(ident, str) else None
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    """An integer, or None when absent or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_str(value: Any, max_length: int | None = None) -> str | None:
+    """A string (truncated to the column), or None."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:max_length] if max_length else text
+
+
+def as_json(value: Any, kind: type = object) -> Any:
+    """A JSON value if it is of ``kind`` (dict, list...), else None."""
+    return value if isinstance(value, kind) else None
+
+
+def list_data(value: Any) -> list[Any] | None:
+    """The ``data`` of an expanded list object, or a plain list, else None."""
+    if isinstance(value, Mapping):
+        data = value.get("data")
+        return list(data) if isinstance(data, list) else None
+    if isinstance(value, list):
+        return value
+    return None
+
+
+def common_fields(obj: Mapping[str, Any]) -> Fields:
+    """The columns every mirrored object has."""
+    return {
+        "stripe_id": obj["id"],
+        "livemode": bool(obj.get("livemode") or False),
+        "created": ts(obj.get("created")),
+        "metadata": as_json(obj.get("metadata"), dict) or {},
+        "raw": dict(obj),
+        "synced_at": timezone.now(),
+    }
+
+
+def is_deleted(obj: Mapping[str, Any]) -> bool:
+    """True for Stripe's deleted stub (``{"id", "object", "deleted": true}``)."""
+    return obj.get("deleted") is True
+
+
+def customer_fields(obj: Mapping[str, Any]) -> Fields:
+    """Columns of a customer. Accepts the pinned shape and older ones (``account_balance``)."""
+    invoice_settings = as_json(obj.get("invoice_settings"), dict)
+    if invoice_settings is not None:
+        invoice_settings = dict(invoice_settings)
+        default_pm = ref_id(invoice_settings.get("default_payment_method"))
+        invoice_settings["default_payment_method"] = default_pm
+    else:
+        default_pm = None
+    balance = obj.get("balance")
+    if balance is None:
+        balance = obj.get("account_balance")
+    return {
+        **common_fields(obj),
+        "address": as_json(obj.get("address"), dict),
+        "balance": as_int(balance),
+        "cash_balance": as_json(obj.get("cash_balance"), dict),
+        "currency": as_str(obj.get("currency"), 3),
+        "default_payment_method_id": default_pm,
+        "default_source_id": ref_id(obj.get("default_source")),
+        "delinquent": as_json(obj.get("delinquent"), bool),
+        "description": as_str(obj.get("description")),
+        "discount": as_json(obj.get("discount"), dict),
+        "email": as_str(obj.get("email"), 512),
+        "invoice_credit_balance": as_json(obj.get("invoice_credit_balance"), dict),
+        "invoice_prefix": as_str(obj.get("invoice_prefix"), 255),
+        "invoice_settings": invoice_settings,
+        "name": as_str(obj.get("name"), 256),
+        "next_invoice_sequence": as_int(obj.get("next_invoice_sequence")),
+        "phone": as_str(obj.get("phone"), 255),
+        "preferred_locales": as_json(obj.get("preferred_locales"), list),
+        "shipping": as_json(obj.get("shipping"), dict),
+        "tax": as_json(obj.get("tax"), dict),
+        "tax_exempt": as_str(obj.get("tax_exempt"), 16),
+        "tax_ids": list_data(obj.get("tax_ids")),
+        "test_clock": ref_id(obj.get("test_clock")),
+    }
+
+
+def customer_nested_payment_methods(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Payment methods and card sources expanded or embedded in a customer object."""
+    found: list[dict[str, Any]] = []
+    invoice_settings = obj.get("invoice_settings")
+    if isinstance(invoice_settings, Mapping):
+        pm = invoice_settings.get("default_payment_method")
+        if isinstance(pm, Mapping) and pm.get("id"):
+            found.append(dict(pm))
+    source = obj.get("default_source")
+    if isinstance(source, Mapping) and source.get("id"):
+        found.append(dict(source))
+    for embedded in list_data(obj.get("sources")) or []:
+        if isinstance(embedded, Mapping) and embedded.get("id"):
+            found.append(dict(embedded))
+    return found
+
+
+def customer_nested_subscriptions(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Subscriptions embedded in a customer object (old API versions, or when expanded)."""
+    return [
+        dict(s)
+        for s in list_data(obj.get("subscriptions")) or []
+        if isinstance(s, Mapping) and s.get("id")
+    ]
+
+
+def payment_method_fields(obj: Mapping[str, Any]) -> Fields:
+    """Columns of a PaymentMethod, a legacy ``card`` source, or a ``source`` of type card."""
+    kind = obj.get("object") or "payment_method"
+    if kind == "card":
+        card: Mapping[str, Any] = obj
+        billing = {
+            "name": obj.get("name"),
+            "address": {
+                "line1": obj.get("address_line1"),
+                "line2": obj.get("address_line2"),
+                "city": obj.get("address_city"),
+                "state": obj.get("address_state"),
+                "postal_code": obj.get("address_zip"),
+                "country": obj.get("address_country"),
+            },
+        }
+        method_type: str | None = "card"
+    else:
+        card = as_json(obj.get("card"), dict) or {}
+        billing = as_json(obj.get("billing_details"), dict) or as_json(obj.get("owner"), dict)
+        method_type = as_str(obj.get("type"), 64)
+    return {
+        **common_fields(obj),
+        "customer_id": ref_id(obj.get("customer")),
+        "object_type": as_str(kind, 32),
+        "type": method_type,
+        "billing_details": billing,
+        "card_brand": as_str(card.get("brand"), 32),
+        "card_last4": as_str(card.get("last4"), 4),
+        "card_exp_month": as_int(card.get("exp_month")),
+        "card_exp_year": as_int(card.get("exp_year")),
+        "card_fingerprint": as_str(card.get("fingerprint"), 64),
+        "card_funding": as_str(card.get("funding"), 16),
+        "card_country": as_str(card.get("country"), 2),
+    }
+
+
+def subscription_items(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The items embedded in a subscription object."""
+    return [
+        dict(i) for i in list_data(obj.get("items")) or [] if isinstance(i, Mapping) and i.get("id")
+    ]
+
+
+def subscription_fields(obj: Mapping[str, Any]) -> Fields:
+    """Columns of a subscription. Periods come from the subscription when present (API
+    versions before basil), else from its items (earliest start, latest end)."""
+    items = subscription_items(obj)
+    starts = [s for s in (ts(i.get("current_period_start")) for i in items) if s]
+    ends = [e for e in (ts(i.get("current_period_end")) for i in items) if e]
+    period_start = ts(obj.get("current_period_start")) or (min(starts) if starts else None)
+    period_end = ts(obj.get("current_period_end")) or (max(ends) if ends else None)
+    return {
+        **common_fields(obj),
+        "customer_id": ref_id(obj.get("customer")),
+        "status": as_str(obj.get("status"), 32),
+        "collection_method": as_str(obj.get("collection_method"), 32),
+        "currency": as_str(obj.get("currency"), 3),
+        "description": as_str(obj.get("description")),
+        "billing_cycle_anchor": ts(obj.get("billing_cycle_anchor")),
+        "start_date": ts(obj.get("start_date")),
+        "current_period_start": period_start,
+        "current_period_end": period_end,
+        "trial_start": ts(obj.get("trial_start")),
+        "trial_end": ts(obj.get("trial_end")),
+        "cancel_at": ts(obj.get("cancel_at")),
+        "cancel_at_period_end": as_json(obj.get("cancel_at_period_end"), bool),
+        "canceled_at": ts(obj.get("canceled_at")),
+        "ended_at": ts(obj.get("ended_at")),
+        "default_payment_method": ref_id(obj.get("default_payment_method")),
+        "latest_invoice": ref_id(obj.get("latest_invoice")),
+        "quantity": as_int(obj.get("quantity")),
+        "discounts": as_json(obj.get("discounts"), list),
+    }
+
+
+def subscription_item_fields(obj: Mapping[str, Any], subscription_id: str | None) -> Fields:
+    """Columns of a subscription item (``price`` in current versions, ``plan`` in old ones)."""
+    price = obj.get("price") or obj.get("plan")
+    product = price.get("product") if isinstance(price, Mapping) else None
+    return {
+        **common_fields(obj),
+        "subscription_id": ref_id(obj.get("subscription")) or subscription_id,
+        "price_stripe_id": ref_id(price),
+        "product_stripe_id": ref_id(product),
+        "quantity": as_int(obj.get("quantity")),
+        "current_period_start": ts(obj.get("current_period_start")),
+        "current_period_end": ts(obj.get("current_period_end")),
+    }
+
+
+def event_fields(obj: Mapping[str, Any]) -> Fields:
+    """Columns of an event."""
+    data = obj.get("data")
+    data_object = data.get("object") if isinstance(data, Mapping) else None
+    request = obj.get("request")
+    request_id = ref_id(request) if isinstance(request, Mapping) else as_str(request, 255)
+    return {
+        **common_fields(obj),
+        "type": as_str(obj.get("type"), 255) or "",
+        "api_version": as_str(obj.get("api_version"), 64),
+        "object_id": ref_id(data_object),
+        "request_id": request_id,
+    }
+
+
+def customer_id_of(obj: Mapping[str, Any]) -> str | None:
+    """The customer a Stripe object belongs to (the object itself if it is a customer)."""
+    if obj.get("object") == "customer":
+        return ref_id(obj.get("id"))
+    return ref_id(obj.get("customer"))
