@@ -49,9 +49,11 @@ class StripeAPIError(StripeIntegrationError):
         param = getattr(error, "param", None) if error is not None else None
         if err_type is None and isinstance(exc, stripe.APIConnectionError):
             err_type = "api_connection_error"
+        # The SDK leaves ``exc.code`` empty for some errors (429) that carry one in the body.
+        code = exc.code or (getattr(error, "code", None) if error is not None else None)
         return cls(
             exc.user_message or str(exc) or exc.__class__.__name__,
-            code=exc.code,
+            code=code,
             type=err_type,
             param=param,
             http_status=exc.http_status,

@@ -24,7 +24,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
         return {}
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
-        result = to_dict()
+        # for_json: Decimal amounts (``unit_amount_decimal``) become strings, as in the API.
+        result = to_dict(for_json=True)
         return dict(result) if isinstance(result, Mapping) else {}
     if isinstance(obj, Mapping):
         return dict(obj)
