@@ -1,0 +1,69 @@
+# The project's front door. `make demo` and `make test` work on a fresh machine: they create
+# the virtual environments and install what they need.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Django 6.x runs on Python 3.12+; pyenv's interpreters are found even without a shim on PATH.
+PY312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+PY313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+DJANGO_SETTINGS := tests.settings
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint typecheck check-migrations test-sqlite test-postgres \
+        test-django6 docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python example/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests example
+	$(BIN)/ruff format --check src tests example
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/stripe_integrations
+
+check-migrations: $(STAMP)
+	DJANGO_SETTINGS_MODULE=$(DJANGO_SETTINGS) PYTHONPATH=. $(BIN)/django-admin makemigrations --check --dry-run stripe_integrations
+
+test-sqlite: $(STAMP)
+	DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	DB=postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+# Django 6.x on Python 3.12 and 3.13, each in its own virtual environment, SQLite and PostgreSQL.
+define django6_venv
+.venv-$(1)/.installed-stamp: pyproject.toml
+	$(2) -m venv .venv-$(1)
+	.venv-$(1)/bin/pip install -q --upgrade pip
+	.venv-$(1)/bin/pip install -q -e ".[dev]" "Django>=6.0,<7"
+	touch .venv-$(1)/.installed-stamp
+endef
+$(eval $(call django6_venv,py312,$(PY312)))
+$(eval $(call django6_venv,py313,$(PY313)))
+
+test-django6: .venv-py312/.installed-stamp .venv-py313/.installed-stamp
+	.venv-py312/bin/python -c "import django, sys; print('Django', django.__version__, 'on Python', sys.version.split()[0])"
+	DB=sqlite .venv-py312/bin/pytest -q $(PYTEST_ARGS)
+	DB=postgres .venv-py312/bin/pytest -q $(PYTEST_ARGS)
+	.venv-py313/bin/python -c "import django, sys; print('Django', django.__version__, 'on Python', sys.version.split()[0])"
+	DB=sqlite .venv-py313/bin/pytest -q $(PYTEST_ARGS)
+	DB=postgres .venv-py313/bin/pytest -q $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: lint typecheck check-migrations docs test-sqlite test-postgres test-django6
+
+clean:
+	rm -rf $(VENV) .venv-py312 .venv-py313 site .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""Concurrent callers on PostgreSQL with real threads, each on its own connection."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+
+from stripe_integrations.actions import StripeCustomer
+from stripe_integrations.models import Customer
+from stripe_integrations.testing import FakeStripe
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is proven on PostgreSQL (run with DB=postgres)")
+
+
+def _run_threads(count: int, target: Any) -> tuple[list[Any], list[BaseException]]:
+    barrier = threading.Barrier(count)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            value = target()
+            with lock:
+                results.append(value)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results, errors
+
+
+def test_twenty_concurrent_creates_make_one_customer(
+    fake_stripe: FakeStripe, django_user_model: Any
+) -> None:
+    user = django_user_model.objects.create(username="racer")
+
+    results, errors = _run_threads(20, lambda: StripeCustomer.create(user, "race@example.com"))
+
+    assert errors == []
+    assert len(results) == 20
+    assert len({c.stripe_id for c in results}) == 1
+    assert len(fake_stripe.objects("customer")) == 1
+    assert Customer.objects.filter(subscriber=user).count() == 1
+    creates = [r for r in fake_stripe.requests if (r.method, r.path) == ("POST", "/v1/customers")]
+    assert len({r.idempotency_key for r in creates}) == 1
+
+
+def test_concurrent_creates_with_different_params_still_make_one_customer(
+    fake_stripe: FakeStripe, django_user_model: Any
+) -> None:
+    user = django_user_model.objects.create(username="racer2")
+    counter = iter(range(1000))
+
+    def create() -> Customer:
+        return StripeCustomer.create(user, f"race{next(counter)}@example.com")
+
+    results, errors = _run_threads(10, create)
+
+    assert errors == []
+    assert len({c.stripe_id for c in results}) == 1
+    assert len(fake_stripe.objects("customer")) == 1
+    assert Customer.objects.filter(subscriber=user).count() == 1
