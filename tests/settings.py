@@ -62,7 +62,11 @@ else:
 
 STRIPE_CONFIG = {
     "API_KEY": "sk_test_library_tests",
-    "WEBHOOK_SECRETS": ["whsec_test_secret"],
+    "WEBHOOK_SECRETS": ["whsec_test_secret", "whsec_rotated_secret"],
+    # Tests process events in the caller's thread and retry at once; tests of the thread and
+    # task backends override this.
+    "EVENT_BACKEND": "immediate",
+    "EVENT_RETRY_DELAY": 0,
 }
 
 LOGGING = {

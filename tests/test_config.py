@@ -52,7 +52,21 @@ def test_missing_setting_is_an_error() -> None:
 
 
 def test_live_key_with_debug_off_is_fine() -> None:
-    assert _ids({"API_KEY": "sk_live_x"}, DEBUG=False) == set()
+    assert _ids({"API_KEY": "sk_live_x", "WEBHOOK_SECRETS": ["whsec_1"]}, DEBUG=False) == set()
+
+
+def test_no_webhook_secret_is_a_warning() -> None:
+    assert _ids({"API_KEY": "sk_test_x"}) == {"stripe_integrations.W003"}
+
+
+def test_unknown_event_backend_is_an_error() -> None:
+    config = {"API_KEY": "sk_test_x", "WEBHOOK_SECRETS": ["whsec_1"], "EVENT_BACKEND": "pigeon"}
+    assert "stripe_integrations.E007" in _ids(config)
+
+
+def test_max_attempts_below_one_is_an_error() -> None:
+    config = {"API_KEY": "sk_test_x", "WEBHOOK_SECRETS": ["whsec_1"], "EVENT_MAX_ATTEMPTS": 0}
+    assert "stripe_integrations.E010" in _ids(config)
 
 
 def test_mode_follows_the_key() -> None:

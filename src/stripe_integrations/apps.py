@@ -11,3 +11,4 @@ class StripeIntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from stripe_integrations import checks  # noqa: F401  (registers the checks)
+        from stripe_integrations.webhooks import handlers  # noqa: F401  (built-in handlers)

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from stripe_integrations.conf import API_VERSION_RE, get_config, raw_settings
+from stripe_integrations.conf import API_VERSION_RE, EVENT_BACKENDS, get_config, raw_settings
 
 
 @checks.register("stripe_integrations")
@@ -77,6 +77,52 @@ def check_stripe_config(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 f'STRIPE_CONFIG["SUBSCRIBER_MODEL"] {config.subscriber_model!r} is not an '
                 "installed model.",
                 id="stripe_integrations.E006",
+            )
+        )
+    if not config.webhook_secrets:
+        errors.append(
+            checks.Warning(
+                'STRIPE_CONFIG["WEBHOOK_SECRETS"] is empty: the webhook endpoint refuses every '
+                "delivery.",
+                hint="Add the signing secret (whsec_...) of your endpoint from the dashboard "
+                "or the Stripe CLI.",
+                id="stripe_integrations.W003",
+            )
+        )
+    if config.event_backend not in EVENT_BACKENDS:
+        errors.append(
+            checks.Error(
+                f'STRIPE_CONFIG["EVENT_BACKEND"] {config.event_backend!r} is unknown.',
+                hint=f"Use one of {', '.join(EVENT_BACKENDS)}.",
+                id="stripe_integrations.E007",
+            )
+        )
+    elif config.event_backend == "celery":
+        try:
+            import celery  # noqa: F401
+        except ImportError:
+            errors.append(
+                checks.Error(
+                    'STRIPE_CONFIG["EVENT_BACKEND"] is "celery" but Celery is not installed.',
+                    hint="pip install 'django-stripe-integrations[celery]'",
+                    id="stripe_integrations.E008",
+                )
+            )
+    elif config.event_backend == "django_tasks":
+        try:
+            import django.tasks  # noqa: F401
+        except ImportError:
+            errors.append(
+                checks.Error(
+                    'STRIPE_CONFIG["EVENT_BACKEND"] is "django_tasks", which needs Django 6.0+.',
+                    id="stripe_integrations.E009",
+                )
+            )
+    if config.event_max_attempts < 1:
+        errors.append(
+            checks.Error(
+                'STRIPE_CONFIG["EVENT_MAX_ATTEMPTS"] must be at least 1.',
+                id="stripe_integrations.E010",
             )
         )
     for key in config.unknown_keys:

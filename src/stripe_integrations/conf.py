@@ -32,8 +32,19 @@ KNOWN_KEYS = frozenset(
         "MAX_NETWORK_RETRIES",
         "TIMEOUT",
         "IDEMPOTENCY_KEY_PREFIX",
+        "WEBHOOK_TOLERANCE",
+        "WEBHOOK_MAX_BODY_BYTES",
+        "EVENT_BACKEND",
+        "EVENT_MAX_ATTEMPTS",
+        "EVENT_RETRY_DELAY",
+        "EVENT_RETRY_MAX_DELAY",
+        "EVENT_WORKER_THREADS",
+        "CELERY_QUEUE",
     }
 )
+
+#: Where events are processed after the webhook view stored them.
+EVENT_BACKENDS = ("thread", "immediate", "manual", "celery", "django_tasks")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,14 @@ class StripeConfig:
     max_network_retries: int = 2
     timeout: float = 30.0
     idempotency_key_prefix: str = "si"
+    webhook_tolerance: int = 300
+    webhook_max_body_bytes: int = 1024 * 1024
+    event_backend: str = "thread"
+    event_max_attempts: int = 5
+    event_retry_delay: float = 10.0
+    event_retry_max_delay: float = 3600.0
+    event_worker_threads: int = 1
+    celery_queue: str | None = None
     unknown_keys: tuple[str, ...] = field(default=())
 
     @property
@@ -85,6 +104,14 @@ def get_config() -> StripeConfig:
         max_network_retries=int(raw.get("MAX_NETWORK_RETRIES", 2)),
         timeout=float(raw.get("TIMEOUT", 30.0)),
         idempotency_key_prefix=str(raw.get("IDEMPOTENCY_KEY_PREFIX") or "si"),
+        webhook_tolerance=int(raw.get("WEBHOOK_TOLERANCE", 300)),
+        webhook_max_body_bytes=int(raw.get("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)),
+        event_backend=str(raw.get("EVENT_BACKEND") or "thread"),
+        event_max_attempts=int(raw.get("EVENT_MAX_ATTEMPTS", 5)),
+        event_retry_delay=float(raw.get("EVENT_RETRY_DELAY", 10.0)),
+        event_retry_max_delay=float(raw.get("EVENT_RETRY_MAX_DELAY", 3600.0)),
+        event_worker_threads=int(raw.get("EVENT_WORKER_THREADS", 1)),
+        celery_queue=(str(raw["CELERY_QUEUE"]) if raw.get("CELERY_QUEUE") else None),
         unknown_keys=tuple(sorted(set(raw) - KNOWN_KEYS)),
     )
 

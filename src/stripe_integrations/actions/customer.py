@@ -16,15 +16,12 @@ from stripe_integrations.exceptions import StripeAPIError, stripe_errors
 from stripe_integrations.idempotency import fingerprint, idempotency_key
 from stripe_integrations.models import Customer, Event
 from stripe_integrations.sync import mapping, sync_customers, sync_events
+from stripe_integrations.sync.fetch import CUSTOMER_EXPAND, is_missing, refresh_customer
 from stripe_integrations.sync.upsert import (
     mark_customers_deleted,
     sync_payment_methods,
     sync_subscriptions,
 )
-
-#: Expansions asked for when a customer is fetched, so its default payment method or source
-#: arrives in the same request.
-CUSTOMER_EXPAND = ["invoice_settings.default_payment_method", "default_source"]
 
 #: Local columns Stripe never writes; a sync leaves them alone, the caller may not pass them.
 FORBIDDEN_FIELDS = frozenset({"date_purged", "is_active", "livemode"})
@@ -236,7 +233,7 @@ class StripeCustomer:
             with stripe_errors():
                 obj = get_client().v1.customers.retrieve(customer.stripe_id)
         except StripeAPIError as exc:
-            if exc.code != "resource_missing" and exc.http_status != 404:
+            if not is_missing(exc):
                 raise
             cls.soft_delete(customer)
             return None
@@ -323,6 +320,13 @@ class StripeCustomer:
         obj = event.data_object
         customer_id = mapping.customer_id_of(obj)
         if not customer_id:
+            # A detached payment method no longer names its customer; the event's
+            # previous_attributes still do.
+            data = (event.raw or {}).get("data")
+            previous = data.get("previous_attributes") if isinstance(data, dict) else None
+            if isinstance(previous, dict):
+                customer_id = mapping.ref_id(previous.get("customer"))
+        if not customer_id:
             return event
         if event.type == "customer.deleted":
             sync_customers([obj])
@@ -348,16 +352,7 @@ class StripeCustomer:
 
         With ``missing_ok``, a customer Stripe does not know returns None instead of raising.
         """
-        try:
-            with stripe_errors():
-                obj = get_client().v1.customers.retrieve(
-                    stripe_id, params={"expand": CUSTOMER_EXPAND}
-                )
-        except StripeAPIError as exc:
-            if missing_ok and (exc.code == "resource_missing" or exc.http_status == 404):
-                return None
-            raise
-        return sync_customers([obj])[0]
+        return refresh_customer(stripe_id, missing_ok=missing_ok)
 
     @classmethod
     def update(cls, customer: Customer, **params: Any) -> Customer:
@@ -389,7 +384,7 @@ class StripeCustomer:
             with stripe_errors():
                 get_client().v1.customers.delete(customer.stripe_id)
         except StripeAPIError as exc:
-            if exc.code != "resource_missing" and exc.http_status != 404:
+            if not is_missing(exc):
                 raise
         cls.soft_delete(customer)
 

@@ -2,7 +2,7 @@
 
 from stripe_integrations.models.base import StripeModel
 from stripe_integrations.models.customer import AbstractCustomer, Customer, CustomerQuerySet
-from stripe_integrations.models.event import AbstractEvent, Event
+from stripe_integrations.models.event import AbstractEvent, Event, EventStatus
 from stripe_integrations.models.payment_method import AbstractPaymentMethod, PaymentMethod
 from stripe_integrations.models.subscription import (
     VALID_STATUSES,
@@ -23,6 +23,7 @@ __all__ = [
     "Customer",
     "CustomerQuerySet",
     "Event",
+    "EventStatus",
     "PaymentMethod",
     "StripeModel",
     "Subscription",

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from stripe_integrations.models.base import StripeModel, stripe_fk
 
 
+class EventStatus(models.TextChoices):
+    """Where an event is in its processing."""
+
+    PENDING = "pending", "pending"
+    PROCESSING = "processing", "processing"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
 class AbstractEvent(StripeModel):
-    """A Stripe event. ``raw`` is the whole event; ``customer`` is set by ``link_customer``."""
+    """A Stripe event. ``raw`` is the whole event; ``customer`` is set by ``link_customer``.
+
+    Processing state is local: ``status``, ``attempts``, the last error and its traceback,
+    when it was processed and when the next attempt is due.
+    """
 
     STRIPE_OBJECT = "event"
     DASHBOARD_PATH = "events"
@@ -21,9 +35,26 @@ class AbstractEvent(StripeModel):
     request_id = models.CharField(max_length=255, null=True, blank=True)
     customer = stripe_fk("stripe_integrations.Customer", "events")
 
+    status = models.CharField(
+        max_length=16, choices=EventStatus.choices, default=EventStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current attempt started."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(
+        max_length=16, default="webhook", help_text="webhook, api (pulled) or manual."
+    )
+
     class Meta(StripeModel.Meta):
         abstract = True
         ordering = ("-created", "-id")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="si_event_due")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_id}"

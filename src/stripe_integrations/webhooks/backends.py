@@ -1,0 +1,174 @@
+"""Where events are processed once stored (``STRIPE_CONFIG["EVENT_BACKEND"]``).
+
+- ``thread`` (default): an in-process worker thread, after the request's commit; needs no
+  other service. Retries wait in the worker. Events still queued when the process exits stay
+  pending in the database for ``manage.py stripe_process_events``.
+- ``immediate``: in the caller's thread right after commit, retries included (tests, scripts).
+- ``manual``: nothing runs; ``manage.py stripe_process_events`` processes pending events.
+- ``celery``: a Celery task (``acks_late``), retried with a countdown.
+- ``django_tasks``: Django's task framework (Django 6.0+), deferred retries where the task
+  backend supports them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Protocol
+
+from django.db import close_old_connections, connection
+
+from stripe_integrations.conf import get_config
+from stripe_integrations.webhooks.processing import Outcome, process_event
+
+log = logging.getLogger("stripe_integrations.webhooks")
+
+
+class EventBackend(Protocol):
+    """Runs :func:`process_event` for stored events."""
+
+    def enqueue(self, event_id: int, delay: float = 0.0) -> None:
+        """Process event ``event_id`` after ``delay`` seconds."""
+
+
+class ManualBackend:
+    """Leaves events pending."""
+
+    def enqueue(self, event_id: int, delay: float = 0.0) -> None:
+        return None
+
+
+class ImmediateBackend:
+    """Processes in the calling thread, sleeping between retries."""
+
+    def enqueue(self, event_id: int, delay: float = 0.0) -> None:
+        if delay:
+            time.sleep(delay)
+        outcome = process_event(event_id)
+        while outcome.retry_in is not None:
+            time.sleep(outcome.retry_in)
+            outcome = process_event(event_id)
+
+
+class ThreadBackend:
+    """A small pool of daemon threads fed from a time-ordered queue."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = max(1, threads)
+        self._heap: list[tuple[float, int, int]] = []
+        self._seq = itertools.count()
+        self._cv = threading.Condition()
+        self._workers: list[threading.Thread] = []
+        self._busy = 0
+
+    def enqueue(self, event_id: int, delay: float = 0.0) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), event_id))
+            self._start()
+            self._cv.notify()
+
+    def _start(self) -> None:
+        self._workers = [w for w in self._workers if w.is_alive()]
+        while len(self._workers) < self.threads:
+            worker = threading.Thread(target=self._run, name="stripe-events", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def _next(self) -> int:
+        with self._cv:
+            while True:
+                if self._heap:
+                    due = self._heap[0][0] - time.monotonic()
+                    if due <= 0:
+                        self._busy += 1
+                        return heapq.heappop(self._heap)[2]
+                    self._cv.wait(due)
+                else:
+                    self._cv.wait()
+
+    def _run(self) -> None:
+        while True:
+            event_id = self._next()
+            outcome: Outcome | None = None
+            try:
+                close_old_connections()
+                outcome = process_event(event_id)
+            except Exception:
+                log.exception("stripe event %s: processing crashed", event_id)
+            finally:
+                connection.close()
+                with self._cv:
+                    self._busy -= 1
+                    self._cv.notify_all()
+            if outcome is not None and outcome.retry_in is not None:
+                self.enqueue(event_id, outcome.retry_in)
+
+    def pending(self) -> int:
+        """Events queued or running."""
+        with self._cv:
+            return len(self._heap) + self._busy
+
+    def join(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or running (tests, the demo). False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._heap or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cv.wait(min(remaining, 0.05))
+        return True
+
+
+class CeleryBackend:
+    """Sends each event to the ``stripe_integrations.process_event`` Celery task."""
+
+    def enqueue(self, event_id: int, delay: float = 0.0) -> None:
+        from stripe_integrations.tasks import process_event_task
+
+        options: dict[str, object] = {"countdown": delay} if delay else {}
+        queue = get_config().celery_queue
+        if queue:
+            options["queue"] = queue
+        process_event_task.apply_async(args=[event_id], **options)
+
+
+class DjangoTasksBackend:
+    """Enqueues each event on Django's task framework (Django 6.0+)."""
+
+    def enqueue(self, event_id: int, delay: float = 0.0) -> None:
+        from stripe_integrations.django_tasks import enqueue
+
+        enqueue(event_id, delay)
+
+
+_thread_backend: ThreadBackend | None = None
+_thread_lock = threading.Lock()
+
+
+def thread_backend() -> ThreadBackend:
+    """The process-wide thread backend."""
+    global _thread_backend
+    with _thread_lock:
+        if _thread_backend is None:
+            _thread_backend = ThreadBackend(get_config().event_worker_threads)
+        return _thread_backend
+
+
+def get_backend() -> EventBackend:
+    """The backend named by ``STRIPE_CONFIG["EVENT_BACKEND"]``."""
+    name = get_config().event_backend
+    if name == "thread":
+        return thread_backend()
+    if name == "immediate":
+        return ImmediateBackend()
+    if name == "manual":
+        return ManualBackend()
+    if name == "celery":
+        return CeleryBackend()
+    if name == "django_tasks":
+        return DjangoTasksBackend()
+    raise ValueError(f"unknown EVENT_BACKEND {name!r}")

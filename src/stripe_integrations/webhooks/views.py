@@ -1,0 +1,109 @@
+"""The webhook endpoint: verify, store once, answer; processing happens after commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from stripe_integrations.conf import StripeConfig, get_config
+from stripe_integrations.webhooks.processing import store_event
+from stripe_integrations.webhooks.signature import SignatureError, verify
+
+log = logging.getLogger("stripe_integrations.webhooks")
+
+
+class WebhookRejected(Exception):
+    """A delivery refused with a 400; ``reason`` is sent back and logged."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """The event object of a verified body, or :class:`WebhookRejected`."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookRejected("body is not valid JSON") from exc
+    if not isinstance(data, dict) or data.get("object") != "event":
+        raise WebhookRejected("body is not a Stripe event")
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+        raise WebhookRejected("event id is missing or malformed")
+    event_type = data.get("type")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+        raise WebhookRejected("event type is missing")
+    inner = data.get("data")
+    if not isinstance(inner, dict) or not isinstance(inner.get("object"), dict):
+        raise WebhookRejected("event has no data.object")
+    if not isinstance(data.get("livemode"), bool):
+        raise WebhookRejected("event livemode is missing")
+    return data
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class WebhookView(View):
+    """Receives Stripe's deliveries.
+
+    Every check runs before anything is written: body size, signature against every secret of
+    ``STRIPE_CONFIG["WEBHOOK_SECRETS"]`` (rotation), timestamp within the tolerance in either
+    direction, JSON, event shape, and the event's mode against the key's. A bad delivery gets
+    a 400 with a short reason; a new or duplicate event gets a 200.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        config = get_config()
+        try:
+            data = self.verify(request, config)
+        except WebhookRejected as exc:
+            log.warning(
+                "stripe webhook rejected: %s",
+                exc.reason,
+                extra={"remote_addr": request.META.get("REMOTE_ADDR")},
+            )
+            return JsonResponse({"error": exc.reason}, status=400)
+        _event, created = store_event(data, source="webhook")
+        return JsonResponse({"received": True, "id": data["id"], "duplicate": not created})
+
+    def verify(self, request: HttpRequest, config: StripeConfig) -> dict[str, Any]:
+        """The verified event, or :class:`WebhookRejected`."""
+        limit = config.webhook_max_body_bytes
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError as exc:
+            raise WebhookRejected("invalid Content-Length") from exc
+        if declared > limit:
+            raise WebhookRejected("body too large")
+        body = request.body
+        if len(body) > limit:
+            raise WebhookRejected("body too large")
+        if not body:
+            raise WebhookRejected("empty body")
+        if not config.webhook_secrets:
+            log.error('STRIPE_CONFIG["WEBHOOK_SECRETS"] is empty: refusing every delivery')
+            raise WebhookRejected("no webhook secret configured")
+        try:
+            verify(
+                body,
+                request.headers.get("Stripe-Signature"),
+                config.webhook_secrets,
+                tolerance=config.webhook_tolerance,
+            )
+        except SignatureError as exc:
+            raise WebhookRejected(str(exc)) from exc
+        data = parse_event(body)
+        if data["livemode"] != config.livemode:
+            mode = "live" if data["livemode"] else "test"
+            raise WebhookRejected(
+                f"{mode}-mode event sent to a {'live' if config.livemode else 'test'}-mode endpoint"
+            )
+        return data
