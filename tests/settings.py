@@ -7,6 +7,7 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
+STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -51,6 +52,9 @@ if os.environ.get("DB", "sqlite") == "postgres":
             "TEST": {"NAME": os.environ.get("PGTESTDATABASE", "test_stripe_integrations")},
         }
     }
+    if os.environ.get("SI_USE_TEST_DATABASE"):
+        # A worker process started by a test uses the test session's database.
+        DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
 else:
     DATABASES = {
         "default": {
@@ -68,6 +72,13 @@ STRIPE_CONFIG = {
     "EVENT_BACKEND": "immediate",
     "EVENT_RETRY_DELAY": 0,
 }
+if os.environ.get("SI_STRIPE_API_BASE"):
+    STRIPE_CONFIG["API_BASE"] = os.environ["SI_STRIPE_API_BASE"]
+if os.environ.get("SI_EVENT_BACKEND"):
+    STRIPE_CONFIG["EVENT_BACKEND"] = os.environ["SI_EVENT_BACKEND"]
+
+CELERY_BROKER_URL = os.environ.get("SI_CELERY_BROKER", "redis://127.0.0.1:6379/15")
+CELERY_TASK_ALWAYS_EAGER = False
 
 LOGGING = {
     "version": 1,

@@ -78,3 +78,32 @@ def test_concurrent_creates_with_different_params_still_make_one_customer(
     assert len({c.stripe_id for c in results}) == 1
     assert len(fake_stripe.objects("customer")) == 1
     assert Customer.objects.filter(subscriber=user).count() == 1
+
+
+def test_fifty_concurrent_deliveries_of_ten_events_store_ten(
+    fake_stripe: FakeStripe, settings: Any
+) -> None:
+    """5 copies each of 10 events, POSTed by 50 threads at once, processed as they commit."""
+    from django.test import Client
+
+    from stripe_integrations.models import Event, EventStatus
+    from stripe_integrations.testing.webhooks import build_event, post_event
+
+    customers = [fake_stripe.add("customer", email=f"c{i}@example.com") for i in range(10)]
+    events = [build_event("customer.updated", c) for c in customers]
+    deliveries = iter([e for e in events for _ in range(5)])
+    lock = threading.Lock()
+
+    def deliver() -> int:
+        with lock:
+            event = next(deliveries)
+        return post_event(Client(), event).status_code
+
+    results, errors = _run_threads(50, deliver)
+
+    assert errors == []
+    assert results == [200] * 50
+    assert Event.objects.count() == 10
+    assert set(Event.objects.values_list("status", flat=True)) == {EventStatus.SUCCEEDED}
+    assert set(Event.objects.values_list("attempts", flat=True)) == {1}
+    assert Customer.objects.count() == 10

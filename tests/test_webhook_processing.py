@@ -61,7 +61,9 @@ def test_handler_failing_twice_succeeds_on_the_third_attempt(
 ) -> None:
     failures: list[tuple[int, bool]] = []
 
-    def on_failed(sender: Any, event: Event, exception: Exception, will_retry: bool, **kw: Any) -> None:
+    def on_failed(
+        sender: Any, event: Event, exception: Exception, will_retry: bool, **kw: Any
+    ) -> None:
         failures.append((event.attempts, will_retry))
 
     signals.event_failed.connect(on_failed)
@@ -203,7 +205,9 @@ def test_unknown_customer_in_an_event_is_fetched_never_404(
 def test_event_for_a_customer_stripe_never_had_still_succeeds(
     deliver: Callable[..., Any], fake_stripe: FakeStripe
 ) -> None:
-    deliver(build_event("invoice.paid", {"id": "in_2", "object": "invoice", "customer": "cus_nope"}))
+    deliver(
+        build_event("invoice.paid", {"id": "in_2", "object": "invoice", "customer": "cus_nope"})
+    )
     event = Event.objects.get()
     assert event.status == EventStatus.SUCCEEDED and event.customer_id == "cus_nope"
 

@@ -79,7 +79,9 @@ def test_three_deliveries_of_one_event_apply_once(
     assert calls == [event["id"]]
     assert Event.objects.count() == 1
     # One refetch of the customer, by the one processing.
-    assert len(fake_stripe.requests_to("GET", f"/v1/customers/{event['data']['object']['id']}")) == 1
+    assert (
+        len(fake_stripe.requests_to("GET", f"/v1/customers/{event['data']['object']['id']}")) == 1
+    )
 
 
 def test_rotated_secret_and_several_signatures_are_accepted(client: Client) -> None:
@@ -151,7 +153,9 @@ BAD_REQUESTS: dict[str, tuple[bytes, str | None]] = {
     "empty signature header": _case(header=lambda b: ""),
     "garbled header": _case(header=lambda b: "garbage"),
     "no timestamp": _case(header=lambda b: f"v1={compute_signature(b, SECRET, NOW)}"),
-    "non-numeric timestamp": _case(header=lambda b: f"t=abc,v1={compute_signature(b, SECRET, NOW)}"),
+    "non-numeric timestamp": _case(
+        header=lambda b: f"t=abc,v1={compute_signature(b, SECRET, NOW)}"
+    ),
     "no v1 signature": _case(header=lambda b: f"t={NOW},v0=abc"),
     "wrong secret": _case(header=lambda b: _signed(b, "whsec_someone_else")),
     "signature of another body": _case(header=lambda b: _signed(b + b" ")),
@@ -184,9 +188,7 @@ def test_bad_request_is_refused_without_a_row(
     body, header = BAD_REQUESTS[case]
     extra = {"HTTP_STRIPE_SIGNATURE": header} if header is not None else {}
     with caplog.at_level(logging.WARNING, logger="stripe_integrations.webhooks"):
-        response = client.generic(
-            "POST", URL, body, content_type="application/json", **extra
-        )
+        response = client.generic("POST", URL, body, content_type="application/json", **extra)
     assert response.status_code == 400, response.content
     assert response.json()["error"]
     assert Event.objects.count() == 0
