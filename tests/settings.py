@@ -41,6 +41,8 @@ TEMPLATES = [
     }
 ]
 
+PG_TEST_NAME = os.environ.get("PGTESTDATABASE", "test_stripe_integrations")
+
 if os.environ.get("DB", "sqlite") == "postgres":
     DATABASES = {
         "default": {
@@ -49,12 +51,12 @@ if os.environ.get("DB", "sqlite") == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
-            "TEST": {"NAME": os.environ.get("PGTESTDATABASE", "test_stripe_integrations")},
+            "TEST": {"NAME": PG_TEST_NAME},
         }
     }
     if os.environ.get("SI_USE_TEST_DATABASE"):
         # A worker process started by a test uses the test session's database.
-        DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
+        DATABASES["default"]["NAME"] = PG_TEST_NAME
 else:
     DATABASES = {
         "default": {
