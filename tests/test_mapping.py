@@ -234,5 +234,5 @@ def test_local_columns_survive_a_sync(user: Any) -> None:
 
 
 def test_unknown_object_type_is_refused() -> None:
-    with pytest.raises(ValueError, match="invoice"):
-        sync_objects([{"id": "in_1", "object": "invoice"}])
+    with pytest.raises(ValueError, match="transfer"):
+        sync_objects([{"id": "tr_1", "object": "transfer"}])

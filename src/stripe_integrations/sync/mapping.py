@@ -85,14 +85,18 @@ def list_data(value: Any) -> list[Any] | None:
     return None
 
 
+#: Attributes never stored: secrets meant for the customer's browser only.
+UNSTORED_KEYS = frozenset({"client_secret", "confirmation_secret"})
+
+
 def common_fields(obj: Mapping[str, Any]) -> Fields:
-    """The columns every mirrored object has."""
+    """The columns every mirrored object has (``raw`` without client secrets)."""
     return {
         "stripe_id": obj["id"],
         "livemode": bool(obj.get("livemode") or False),
         "created": ts(obj.get("created")),
         "metadata": as_json(obj.get("metadata"), dict) or {},
-        "raw": dict(obj),
+        "raw": {k: v for k, v in obj.items() if k not in UNSTORED_KEYS},
         "synced_at": timezone.now(),
     }
 
@@ -139,32 +143,6 @@ def customer_fields(obj: Mapping[str, Any]) -> Fields:
         "tax_ids": list_data(obj.get("tax_ids")),
         "test_clock": ref_id(obj.get("test_clock")),
     }
-
-
-def customer_nested_payment_methods(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Payment methods and card sources expanded or embedded in a customer object."""
-    found: list[dict[str, Any]] = []
-    invoice_settings = obj.get("invoice_settings")
-    if isinstance(invoice_settings, Mapping):
-        pm = invoice_settings.get("default_payment_method")
-        if isinstance(pm, Mapping) and pm.get("id"):
-            found.append(dict(pm))
-    source = obj.get("default_source")
-    if isinstance(source, Mapping) and source.get("id"):
-        found.append(dict(source))
-    for embedded in list_data(obj.get("sources")) or []:
-        if isinstance(embedded, Mapping) and embedded.get("id"):
-            found.append(dict(embedded))
-    return found
-
-
-def customer_nested_subscriptions(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Subscriptions embedded in a customer object (old API versions, or when expanded)."""
-    return [
-        dict(s)
-        for s in list_data(obj.get("subscriptions")) or []
-        if isinstance(s, Mapping) and s.get("id")
-    ]
 
 
 def payment_method_fields(obj: Mapping[str, Any]) -> Fields:

@@ -3,27 +3,46 @@ backfill, admin) goes through the ``sync_*`` functions here.
 
 Each call issues a constant number of SQL statements whatever the number of objects: one
 ``INSERT ... ON CONFLICT (stripe_id) DO UPDATE`` per model (batched by Django only past the
-database's parameter limit), plus one ``DELETE`` for subscription items Stripe no longer lists.
+database's parameter limit), one ``DELETE`` for children Stripe no longer lists (subscription
+items, invoice lines), and one upsert per kind of expanded object found inside (a customer's
+default payment method, an item's price...), which are mirrored too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
 
 from stripe_integrations.models import (
+    Charge,
+    Coupon,
     Customer,
+    Discount,
     Event,
+    Invoice,
+    InvoiceItem,
+    InvoiceLineItem,
+    PaymentIntent,
     PaymentMethod,
+    Price,
+    Product,
+    PromotionCode,
+    Refund,
+    SetupIntent,
     Subscription,
     SubscriptionItem,
 )
 from stripe_integrations.sync import mapping
+from stripe_integrations.sync import mapping_billing as billing
 
 M = TypeVar("M", bound=models.Model)
+Objects = Iterable[Any]
+
+#: Child objects written by their parent's function (not collected as nested objects).
+CHILDREN = {"subscription": "subscription_item", "invoice": "line_item"}
 
 
 def upsert_rows(
@@ -50,74 +69,104 @@ def upsert_rows(
     )
 
 
-def _split_deleted(
-    objects: Iterable[Any],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _dicts(objects: Objects) -> list[dict[str, Any]]:
+    return [d for d in (mapping.as_dict(o) for o in objects) if d.get("id")]
+
+
+def _split_deleted(objects: Objects) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     live: list[dict[str, Any]] = []
     deleted: list[dict[str, Any]] = []
-    for obj in objects:
-        data = mapping.as_dict(obj)
-        if not data.get("id"):
-            continue
+    for data in _dicts(objects):
         (deleted if mapping.is_deleted(data) else live).append(data)
     return live, deleted
 
 
-def sync_customers(
-    objects: Iterable[Any], *, local: Mapping[str, Any] | None = None
-) -> list[Customer]:
-    """Mirror customer objects (and payment methods expanded inside them).
+def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mirrorable objects expanded or embedded anywhere inside ``parents`` (not the parents
+    themselves, nor the children their own function writes)."""
+    found: list[dict[str, Any]] = []
 
-    ``local`` adds local columns to every row (``subscriber_id``, ``is_active``...). A deleted
-    stub marks the row inactive and purged, keeping its last known fields.
-    """
-    live, deleted = _split_deleted(objects)
-    nested = [pm for obj in live for pm in mapping.customer_nested_payment_methods(obj)]
-    embedded_subs = [s for obj in live for s in mapping.customer_nested_subscriptions(obj)]
-    rows = [{**mapping.customer_fields(obj), **(local or {})} for obj in live]
-    with transaction.atomic(savepoint=False):
-        result = upsert_rows(Customer, rows)
-        if deleted:
-            result += mark_customers_deleted(deleted)
-        if nested:
-            sync_payment_methods(nested)
-        if embedded_subs:
-            sync_subscriptions(embedded_subs)
-    return result
+    def walk(value: Any, child_kind: str | None, top: bool) -> None:
+        if isinstance(value, Mapping):
+            kind = value.get("object")
+            if not top and kind in SYNCERS and kind != child_kind and value.get("id"):
+                found.append(dict(value))
+                return
+            inner_child = CHILDREN.get(kind) if isinstance(kind, str) else None
+            for item in value.values():
+                if isinstance(item, Mapping | list):
+                    walk(item, inner_child or child_kind, False)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, child_kind, False)
+
+    for parent in parents:
+        walk(parent, None, True)
+    return found
 
 
-def mark_customers_deleted(stubs: Sequence[Mapping[str, Any]]) -> list[Customer]:
-    """Record customers Stripe reports as deleted: inactive, purged, other fields kept."""
+def sync_nested(parents: Iterable[Mapping[str, Any]]) -> None:
+    """Mirror the objects expanded inside ``parents``."""
+    nested = nested_objects(parents)
+    if nested:
+        sync_objects(nested)
+
+
+def _mark_deleted(model: type[M], stubs: Sequence[Mapping[str, Any]], flag: str) -> list[M]:
+    """Record objects Stripe reports deleted, keeping their last known fields."""
+    if not stubs:
+        return []
     now = timezone.now()
+    extra: dict[str, Any] = {"is_active": False, "date_purged": now} if flag == "is_active" else {}
+    if flag == "is_deleted":
+        extra = {"is_deleted": True}
     rows = [
         {
             "stripe_id": stub["id"],
             "livemode": bool(stub.get("livemode") or False),
             "raw": dict(stub),
-            "is_active": False,
-            "date_purged": now,
             "synced_at": now,
+            **extra,
         }
         for stub in stubs
     ]
-    instances = [Customer(**row) for row in rows]
-    return Customer.objects.bulk_create(
-        instances,
+    return model._default_manager.bulk_create(
+        [model(**row) for row in rows],
         update_conflicts=True,
         unique_fields=["stripe_id"],
-        update_fields=["is_active", "date_purged", "synced_at"],
+        update_fields=[*extra, "synced_at"],
     )
 
 
-def sync_payment_methods(objects: Iterable[Any]) -> list[PaymentMethod]:
+def sync_customers(objects: Objects, *, local: Mapping[str, Any] | None = None) -> list[Customer]:
+    """Mirror customer objects (and what is expanded inside them).
+
+    ``local`` adds local columns to every row (``subscriber_id``, ``is_active``...). A deleted
+    stub marks the row inactive and purged, keeping its last known fields.
+    """
+    live, deleted = _split_deleted(objects)
+    rows = [{**mapping.customer_fields(obj), **(local or {})} for obj in live]
+    with transaction.atomic(savepoint=False):
+        result = upsert_rows(Customer, rows)
+        result += mark_customers_deleted(deleted)
+        sync_nested(live)
+    return result
+
+
+def mark_customers_deleted(stubs: Sequence[Mapping[str, Any]]) -> list[Customer]:
+    """Record customers Stripe reports as deleted: inactive, purged, other fields kept."""
+    return _mark_deleted(Customer, stubs, "is_active")
+
+
+def sync_payment_methods(objects: Objects) -> list[PaymentMethod]:
     """Mirror payment methods and legacy card sources."""
-    rows = [mapping.payment_method_fields(mapping.as_dict(o)) for o in objects]
-    return upsert_rows(PaymentMethod, [r for r in rows if r["stripe_id"]])
+    rows = [mapping.payment_method_fields(d) for d in _dicts(objects)]
+    return upsert_rows(PaymentMethod, rows)
 
 
-def sync_subscriptions(objects: Iterable[Any]) -> list[Subscription]:
+def sync_subscriptions(objects: Objects) -> list[Subscription]:
     """Mirror subscriptions with their items; items Stripe no longer lists are removed."""
-    subs = [d for d in (mapping.as_dict(o) for o in objects) if d.get("id")]
+    subs = _dicts(objects)
     if not subs:
         return []
     item_rows = [
@@ -131,27 +180,97 @@ def sync_subscriptions(objects: Iterable[Any]) -> list[Subscription]:
         SubscriptionItem.objects.filter(subscription_id__in=[s["id"] for s in subs]).exclude(
             stripe_id__in=[r["stripe_id"] for r in item_rows]
         ).delete()
+        sync_nested(subs)
     return result
 
 
-def sync_events(objects: Iterable[Any]) -> list[Event]:
-    """Mirror event objects."""
-    rows = [mapping.event_fields(mapping.as_dict(o)) for o in objects]
+def sync_invoices(objects: Objects) -> list[Invoice]:
+    """Mirror invoices with their lines (lines no longer listed are removed when the
+    embedded list is complete)."""
+    live, deleted = _split_deleted(objects)
+    line_rows: list[dict[str, Any]] = []
+    complete_ids: list[str] = []
+    for invoice in live:
+        lines, complete = billing.invoice_lines(invoice)
+        line_rows += [billing.invoice_line_fields(line, invoice["id"]) for line in lines]
+        if complete:
+            complete_ids.append(invoice["id"])
+    with transaction.atomic(savepoint=False):
+        result = upsert_rows(Invoice, [billing.invoice_fields(i) for i in live])
+        result += _mark_deleted(Invoice, deleted, "is_deleted")
+        upsert_rows(InvoiceLineItem, line_rows)
+        if complete_ids:
+            InvoiceLineItem.objects.filter(invoice_id__in=complete_ids).exclude(
+                stripe_id__in=[r["stripe_id"] for r in line_rows]
+            ).delete()
+        sync_nested(live)
+    return result
+
+
+def _simple(
+    model: type[M], fields: Callable[[Mapping[str, Any]], dict[str, Any]], deletable: bool
+) -> Callable[[Objects], list[M]]:
+    """A sync function for a resource without children."""
+
+    def sync(objects: Objects) -> list[M]:
+        live, deleted = _split_deleted(objects)
+        with transaction.atomic(savepoint=False):
+            result = upsert_rows(model, [fields(d) for d in live])
+            if deleted and deletable:
+                result += _mark_deleted(model, deleted, "is_deleted")
+            elif deleted:
+                model._default_manager.filter(stripe_id__in=[d["id"] for d in deleted]).delete()
+            sync_nested(live)
+        return result
+
+    sync.__name__ = f"sync_{model._meta.model_name}s"
+    sync.__doc__ = f"Mirror {model._meta.verbose_name_plural} (and what is expanded inside)."
+    return sync
+
+
+sync_products = _simple(Product, billing.product_fields, deletable=True)
+sync_prices = _simple(Price, billing.price_fields, deletable=True)
+sync_coupons = _simple(Coupon, billing.coupon_fields, deletable=True)
+sync_promotion_codes = _simple(PromotionCode, billing.promotion_code_fields, deletable=False)
+sync_discounts = _simple(Discount, billing.discount_fields, deletable=True)
+sync_invoice_items = _simple(InvoiceItem, billing.invoice_item_fields, deletable=True)
+sync_payment_intents = _simple(PaymentIntent, billing.payment_intent_fields, deletable=False)
+sync_charges = _simple(Charge, billing.charge_fields, deletable=False)
+sync_refunds = _simple(Refund, billing.refund_fields, deletable=False)
+sync_setup_intents = _simple(SetupIntent, billing.setup_intent_fields, deletable=False)
+
+
+def sync_events(objects: Objects) -> list[Event]:
+    """Mirror event objects (their ``data.object`` is not applied: handlers re-fetch)."""
+    rows = [mapping.event_fields(d) for d in _dicts(objects)]
     return upsert_rows(Event, rows)
 
 
-SYNCERS: dict[str, Any] = {
+#: Stripe ``object`` value -> the function that mirrors it.
+SYNCERS: dict[str, Callable[..., list[Any]]] = {
     "customer": sync_customers,
     "payment_method": sync_payment_methods,
     "card": sync_payment_methods,
     "source": sync_payment_methods,
     "subscription": sync_subscriptions,
-    "event": sync_events,
+    "product": sync_products,
+    "price": sync_prices,
+    "plan": sync_prices,
+    "coupon": sync_coupons,
+    "promotion_code": sync_promotion_codes,
+    "discount": sync_discounts,
+    "invoice": sync_invoices,
+    "invoiceitem": sync_invoice_items,
+    "payment_intent": sync_payment_intents,
+    "charge": sync_charges,
+    "refund": sync_refunds,
+    "setup_intent": sync_setup_intents,
 }
 
 
-def sync_objects(objects: Iterable[Any]) -> list[models.Model]:
-    """Mirror Stripe objects of any supported type, grouped by ``object``."""
+def sync_objects(objects: Objects) -> list[models.Model]:
+    """Mirror Stripe objects of any supported type, grouped by ``object``. Returns the rows
+    of the given objects (not of the nested ones), in the order of the types."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         data = mapping.as_dict(obj)
