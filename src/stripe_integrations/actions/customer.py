@@ -173,6 +173,13 @@ class StripeCustomer:
         passed too. Safe under concurrency: one Stripe customer per user whatever the number
         of simultaneous callers (deterministic idempotency key + unique constraint).
         """
+        return cls.get_or_create(user, billing_email, **fields)[0]
+
+    @classmethod
+    def get_or_create(
+        cls, user: models.Model, billing_email: str | None = None, **fields: Any
+    ) -> tuple[Customer, bool]:
+        """:meth:`create` that also says whether the customer was created now."""
         if user is None or user.pk is None:
             raise ValueError("user: must be a saved instance")
         if billing_email is not None:
@@ -186,7 +193,7 @@ class StripeCustomer:
         if active is not None:
             existing = cls._existing_if_alive(active)
             if existing is not None:
-                return existing
+                return existing, False
         metadata = params.setdefault("metadata", {})
         metadata.setdefault("subscriber", _subscriber_key(user))
         if len(metadata) > v.METADATA_MAX_KEYS:
@@ -212,11 +219,14 @@ class StripeCustomer:
             winner = wait_for_customer(user)
             if winner is None:
                 raise
-            return winner
+            return winner, False
         local = {"subscriber_id": user.pk, "is_active": True, "date_purged": None}
+        # A replay answers a concurrent caller that lost the race: it did not create.
+        response = getattr(obj, "last_response", None)
+        replayed = bool(response and response.headers.get("Idempotent-Replayed") == "true")
         try:
             with transaction.atomic():
-                return sync_customers([obj], local=local)[0]
+                return sync_customers([obj], local=local)[0], not replayed
         except IntegrityError:
             # Another active customer for this user was stored meanwhile: it wins.
             winner = Customer.objects.filter(
@@ -224,7 +234,7 @@ class StripeCustomer:
             ).first()
             if winner is None:
                 raise
-            return winner
+            return winner, False
 
     @classmethod
     def _existing_if_alive(cls, customer: Customer) -> Customer | None:

@@ -2,6 +2,7 @@
 
 from stripe_integrations.models.base import StripeModel
 from stripe_integrations.models.catalog import AbstractPrice, AbstractProduct, Price, Product
+from stripe_integrations.models.checkpoint import SyncCheckpoint as SyncCheckpoint
 from stripe_integrations.models.customer import AbstractCustomer, Customer, CustomerQuerySet
 from stripe_integrations.models.discounts import (
     AbstractCoupon,

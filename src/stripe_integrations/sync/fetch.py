@@ -92,3 +92,42 @@ def refresh_subscription(stripe_id: str) -> Subscription | None:
                 raise
             return None
         return sync_subscriptions([obj])[0]
+
+
+#: Stripe ``object`` -> (model, the v1 service that retrieves it).
+RETRIEVABLE: dict[str, tuple[str, str]] = {
+    "product": ("Product", "products"),
+    "price": ("Price", "prices"),
+    "plan": ("Price", "plans"),
+    "coupon": ("Coupon", "coupons"),
+    "promotion_code": ("PromotionCode", "promotion_codes"),
+    "invoice": ("Invoice", "invoices"),
+    "invoiceitem": ("InvoiceItem", "invoice_items"),
+    "payment_intent": ("PaymentIntent", "payment_intents"),
+    "charge": ("Charge", "charges"),
+    "refund": ("Refund", "refunds"),
+    "setup_intent": ("SetupIntent", "setup_intents"),
+}
+
+
+def refresh_object(kind: str, stripe_id: str) -> models.Model | None:
+    """Fetch one billing object by its Stripe ``object`` kind and mirror it (None if Stripe
+    no longer has it)."""
+    from django.apps import apps
+
+    from stripe_integrations.sync.upsert import sync_objects
+
+    model_name, service_name = RETRIEVABLE[kind]
+    model = apps.get_model("stripe_integrations", model_name)
+    service = getattr(get_client().v1, service_name)
+    with transaction.atomic():
+        lock_row(model, stripe_id)
+        try:
+            with stripe_errors():
+                obj = service.retrieve(stripe_id)
+        except StripeAPIError as exc:
+            if not is_missing(exc):
+                raise
+            return None
+        rows = sync_objects([obj])
+        return rows[0] if rows else None

@@ -6,11 +6,13 @@ from __future__ import annotations
 from stripe_integrations.models import Event
 from stripe_integrations.sync import mapping
 from stripe_integrations.sync.fetch import (
+    RETRIEVABLE,
     refresh_customer,
+    refresh_object,
     refresh_payment_method,
     refresh_subscription,
 )
-from stripe_integrations.sync.upsert import mark_customers_deleted, sync_customers
+from stripe_integrations.sync.upsert import mark_customers_deleted, sync_customers, sync_objects
 from stripe_integrations.webhooks.registry import handler
 
 
@@ -52,3 +54,39 @@ def subscription_changed(event: Event) -> None:
     sub_id = mapping.ref_id(event.data_object.get("id"))
     if sub_id:
         refresh_subscription(sub_id)
+
+
+@handler(
+    "product.*",
+    "price.*",
+    "plan.*",
+    "coupon.*",
+    "promotion_code.*",
+    "invoice.*",
+    "invoiceitem.*",
+    "payment_intent.*",
+    "charge.*",
+    "refund.*",
+    "setup_intent.*",
+)
+def billing_object_changed(event: Event) -> None:
+    """Mirror the billing object an event names (by its ``object`` kind, so
+    ``charge.refund.updated`` refreshes the refund). A ``*.deleted`` event marks the row
+    deleted from the verified payload: Stripe no longer returns the object."""
+    obj = event.data_object
+    kind = obj.get("object")
+    object_id = mapping.ref_id(obj.get("id"))
+    if not isinstance(kind, str) or kind not in RETRIEVABLE or not object_id:
+        return
+    if event.type.endswith(".deleted"):
+        sync_objects([{**obj, "deleted": True}])
+        return
+    refresh_object(kind, object_id)
+
+
+@handler("customer.discount.deleted")
+def customer_discount_deleted(event: Event) -> None:
+    """Mark the removed discount deleted (the customer itself is refreshed as well)."""
+    obj = event.data_object
+    if obj.get("id"):
+        sync_objects([{**obj, "deleted": True}])
