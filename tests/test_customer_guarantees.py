@@ -280,3 +280,23 @@ def test_link_customer_with_unknown_customer_missing_in_stripe(fake_stripe: Fake
     linked = StripeCustomer.link_customer(event)
     assert linked.customer_id == "cus_nope"
     assert Event.objects.get(pk=event.pk).customer_id == "cus_nope"
+
+
+def test_a_declined_card_on_create_does_not_lock_the_user_out(
+    fake_stripe: FakeStripe, user: Any
+) -> None:
+    with pytest.raises(StripeAPIError) as info:
+        StripeCustomer.create(user, "jenny@example.com", payment_method="pm_card_chargeDeclined")
+    assert info.value.code == "card_declined"
+    assert Customer.objects.count() == 0
+    customer = StripeCustomer.create(user, "jenny@example.com", payment_method="pm_card_visa")
+    assert customer.subscriber_id == user.pk
+    assert Customer.objects.count() == 1
+
+
+def test_update_refuses_create_only_parameters(fake_stripe: FakeStripe, user: Any) -> None:
+    customer = StripeCustomer.create(user, "jenny@example.com")
+    fake_stripe.reset_requests()
+    with pytest.raises(TypeError, match="payment_method"):
+        StripeCustomer.update(customer, payment_method="pm_card_visa")
+    assert fake_stripe.request_count == 0

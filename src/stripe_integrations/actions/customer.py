@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
@@ -22,6 +23,8 @@ from stripe_integrations.sync.upsert import (
     sync_payment_methods,
     sync_subscriptions,
 )
+
+log = logging.getLogger("stripe_integrations")
 
 #: Local columns Stripe never writes; a sync leaves them alone, the caller may not pass them.
 FORBIDDEN_FIELDS = frozenset({"date_purged", "is_active", "livemode"})
@@ -70,7 +73,7 @@ WRITABLE_FIELDS: dict[str, str] = {
 
 #: Parameters that may be changed after creation.
 UPDATE_ONLY = frozenset({"default_source"})
-CREATE_ONLY = frozenset({"test_clock", "tax_id_data"})
+CREATE_ONLY = frozenset({"test_clock", "tax_id_data", "payment_method"})
 
 
 def _check_field(name: str, value: Any, *, updating: bool) -> Any:
@@ -200,11 +203,16 @@ class StripeCustomer:
             raise v.StripeValidationError(
                 "metadata", f"has more than {v.METADATA_MAX_KEYS - 1} keys (one is reserved)"
             )
+        # Same user, mode, generation and parameters: one key, so retries and concurrent
+        # duplicates create one customer. Other parameters get another key (a declined card
+        # does not lock the user out for a day); the unique constraint then keeps one row
+        # and the loser deletes the customer it created.
         key = idempotency_key(
             "customer.create",
             _subscriber_key(user),
             "live" if livemode else "test",
             len(rows),
+            fingerprint(params),
         )
         try:
             with stripe_errors():
@@ -228,13 +236,26 @@ class StripeCustomer:
             with transaction.atomic():
                 return sync_customers([obj], local=local)[0], not replayed
         except IntegrityError:
-            # Another active customer for this user was stored meanwhile: it wins.
+            # Another active customer for this user was stored meanwhile: it wins, and the
+            # customer this call created in Stripe is deleted so only one remains.
             winner = Customer.objects.filter(
                 subscriber_id=user.pk, livemode=livemode, is_active=True
             ).first()
             if winner is None:
                 raise
+            if winner.stripe_id != obj.id:
+                cls._delete_orphan(obj.id)
             return winner, False
+
+    @staticmethod
+    def _delete_orphan(stripe_id: str) -> None:
+        """Delete a customer created by a call that lost a race (best effort, logged)."""
+        try:
+            with stripe_errors():
+                get_client().v1.customers.delete(stripe_id)
+        except StripeAPIError as exc:
+            if not is_missing(exc):
+                log.warning("could not delete duplicate Stripe customer %s: %s", stripe_id, exc)
 
     @classmethod
     def _existing_if_alive(cls, customer: Customer) -> Customer | None:
