@@ -107,3 +107,17 @@ def test_fifty_concurrent_deliveries_of_ten_events_store_ten(
     assert set(Event.objects.values_list("status", flat=True)) == {EventStatus.SUCCEEDED}
     assert set(Event.objects.values_list("attempts", flat=True)) == {1}
     assert Customer.objects.count() == 10
+
+
+def test_twenty_concurrent_get_or_create_make_one_customer(
+    fake_stripe: FakeStripe, django_user_model: Any
+) -> None:
+    user = django_user_model.objects.create(username="racer3", email="r3@example.com")
+
+    results, errors = _run_threads(20, lambda: Customer.get_or_create(subscriber=user))
+
+    assert errors == []
+    assert len({c.stripe_id for c, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert len(fake_stripe.objects("customer")) == 1
+    assert Customer.objects.filter(subscriber=user).count() == 1
