@@ -426,7 +426,12 @@ def test_products_and_prices(client: stripe.StripeClient) -> None:
 
 
 def test_subscription_shape_has_item_level_periods(client: stripe.StripeClient) -> None:
-    customer = client.v1.customers.create()
+    customer = client.v1.customers.create(
+        params={
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
     price = monthly_price(client)
     sub = client.v1.subscriptions.create(
         params={
@@ -446,7 +451,7 @@ def test_subscription_shape_has_item_level_periods(client: stripe.StripeClient) 
     )
     assert (sub.cancel_at_period_end, sub.canceled_at, sub.ended_at) == (False, None, None)
     assert sub.start_date == sub.created == sub.billing_cycle_anchor
-    assert data["discounts"] == [] and data["latest_invoice"] is None
+    assert data["discounts"] == [] and data["latest_invoice"].startswith("in_")
     assert data["metadata"] == {"plan": "pro"}
     items = data["items"]
     assert (items["object"], items["has_more"], items["total_count"]) == ("list", False, 1)

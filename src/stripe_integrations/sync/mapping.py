@@ -89,6 +89,15 @@ def list_data(value: Any) -> list[Any] | None:
 UNSTORED_KEYS = frozenset({"client_secret", "confirmation_secret"})
 
 
+def scrubbed(value: Any) -> Any:
+    """``value`` without client secrets, at any depth (expanded objects carry them too)."""
+    if isinstance(value, Mapping):
+        return {k: scrubbed(v) for k, v in value.items() if k not in UNSTORED_KEYS}
+    if isinstance(value, list):
+        return [scrubbed(v) for v in value]
+    return value
+
+
 def common_fields(obj: Mapping[str, Any]) -> Fields:
     """The columns every mirrored object has (``raw`` without client secrets)."""
     return {
@@ -96,7 +105,7 @@ def common_fields(obj: Mapping[str, Any]) -> Fields:
         "livemode": bool(obj.get("livemode") or False),
         "created": ts(obj.get("created")),
         "metadata": as_json(obj.get("metadata"), dict) or {},
-        "raw": {k: v for k, v in obj.items() if k not in UNSTORED_KEYS},
+        "raw": scrubbed(obj),
         "synced_at": timezone.now(),
     }
 

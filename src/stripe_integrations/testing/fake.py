@@ -9,6 +9,12 @@
 
 Objects are shaped like API version ``2026-10-28.endive``. Every request is served under one
 lock, so concurrent callers see a consistent store and idempotent replays are atomic.
+
+Besides customers, payment methods, products, prices and subscriptions, the fake serves
+coupons, promotion codes, discounts, tax rates, invoice items, invoices (finalize, pay, send,
+void, previews), payment and setup intents, charges and refunds: see :meth:`routes`. Payments
+follow Stripe's test cards (``pm_card_visa``, ``pm_card_chargeDeclined``,
+``pm_card_authenticationRequired``...); :meth:`authenticate` completes a 3D Secure step.
 """
 
 from __future__ import annotations
@@ -27,8 +33,14 @@ from urllib.parse import urlsplit
 
 import stripe
 
-from stripe_integrations.testing import fake_routes
-from stripe_integrations.testing.fake_customers import register_includers
+from stripe_integrations.testing import (
+    fake_charges,
+    fake_customers,
+    fake_invoice_payments,
+    fake_payment_intents,
+    fake_routes,
+    fake_setup_intents,
+)
 from stripe_integrations.testing.fake_errors import FakeError
 from stripe_integrations.testing.fake_http import (
     INJECTED_ERRORS,
@@ -85,7 +97,9 @@ class FakeStripe(stripe.HTTPClient):
 
     def _new_store(self) -> Store:
         store = Store(rng=self._rng, clock=self._clock, api_version=self.api_version)
-        register_includers(store)
+        fake_customers.register_includers(store)
+        fake_charges.register_includers(store)
+        fake_invoice_payments.register_includers(store)
         return store
 
     # -- stripe.HTTPClient ------------------------------------------------------------------
@@ -377,15 +391,66 @@ class FakeStripe(stripe.HTTPClient):
             raise ValueError(f"{obj['object']} has no field(s) {', '.join(unknown)}")
         for key, value in overrides.items():
             if key == "id":
-                self._store.rekey(obj, value)
-                for item in (
-                    obj.get("items", {}).get("data", []) if obj["object"] == "subscription" else []
-                ):
-                    item["subscription"] = value
-                if obj["object"] == "subscription":
-                    obj["items"]["url"] = f"/v1/subscription_items?subscription={value}"
+                self._rekey(obj, value)
             else:
                 obj[key] = copy.deepcopy(value)
+
+    def _rekey(self, obj: JsonDict, new_id: str) -> None:
+        old_id = obj["id"]
+        self._store.rekey(obj, new_id)
+        if old_id in self._store.hidden:
+            self._store.hidden[new_id] = self._store.hidden.pop(old_id)
+        if obj["object"] == "subscription":
+            for item in obj["items"]["data"]:
+                item["subscription"] = new_id
+            obj["items"]["url"] = f"/v1/subscription_items?subscription={new_id}"
+            for invoice in self._store.objects["invoice"].values():
+                details = (invoice["parent"] or {}).get("subscription_details") or {}
+                if details.get("subscription") == old_id:
+                    details["subscription"] = new_id
+            for line in self._store.objects["line_item"].values():
+                if line["subscription"] == old_id:
+                    line["subscription"] = new_id
+                for key in ("invoice_item_details", "subscription_item_details"):
+                    origin = line["parent"][key]
+                    if origin and origin["subscription"] == old_id:
+                        origin["subscription"] = new_id
+            for discount in self._store.objects["discount"].values():
+                if discount["subscription"] == old_id:
+                    discount["subscription"] = new_id
+        if obj["object"] == "invoice":
+            obj["lines"]["url"] = f"/v1/invoices/{new_id}/lines"
+            for line in obj["lines"]["data"]:
+                line["invoice"] = new_id
+            for item in self._store.objects["invoiceitem"].values():
+                if item["invoice"] == old_id:
+                    item["invoice"] = new_id
+            for payment in self._store.objects["invoice_payment"].values():
+                if payment["invoice"] == old_id:
+                    payment["invoice"] = new_id
+            for facts in self._store.hidden.values():
+                if facts.get("invoice") == old_id:
+                    facts["invoice"] = new_id
+
+    def authenticate(self, intent_id: str, *, succeed: bool = True) -> dict[str, Any]:
+        """Complete (or, with ``succeed=False``, fail) the 3D Secure step of a PaymentIntent
+        or SetupIntent in ``requires_action``, as the customer would in the browser.
+
+        A PaymentIntent then succeeds (a charge; its invoice is paid) or goes back to
+        ``requires_payment_method``; a SetupIntent succeeds (its card is attached) or fails.
+        Events are emitted as for an API request. Returns a copy of the intent.
+        """
+        with self._lock:
+            ctx = Ctx(self._store)
+            setup = self._store.find("setup_intent", intent_id)
+            if setup is not None:
+                fake_setup_intents.authenticate(ctx, setup, succeed_=succeed)
+                return copy.deepcopy(setup)
+            intent = self._store.find("payment_intent", intent_id)
+            if intent is None:
+                raise KeyError(f"no payment or setup intent {intent_id!r} in FakeStripe")
+            fake_payment_intents.authenticate(ctx, intent, succeed_=succeed)
+            return copy.deepcopy(intent)
 
     def get(self, object_type: str, object_id: str) -> dict[str, Any]:
         """A copy of a stored object (a deleted customer's stub); ``KeyError`` when unknown."""

@@ -2,9 +2,11 @@
 
 Shaped like API version ``2026-10-28.endive``: billing periods live on the items
 (``current_period_start``/``current_period_end``), not on the subscription. A month is 30
-days and a year 365. Payment is not simulated beyond the test cards: a subscription starts
-``active`` (``trialing`` with a trial) unless its card declines (``pm_card_chargeCustomerFail``)
-or ``payment_behavior=default_incomplete``; then it is ``incomplete``.
+days and a year 365. Creating a subscription bills it at once (see
+:mod:`.fake_subscription_invoices`): it is ``active`` (``trialing`` with a trial) when the
+first invoice is paid or nothing is due, else ``incomplete``; ``latest_invoice`` names that
+invoice. ``discounts`` hold discount ids; items keep their ``quantity``, ``tax_rates`` (tax
+rate objects), ``metadata`` and ``discounts``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_integrations.testing import fake_cards
+from stripe_integrations.testing import (
+    fake_catalog,
+    fake_discounts,
+    fake_subscription_invoices,
+    fake_tax_rates,
+)
 from stripe_integrations.testing.fake_errors import FakeError, missing
 from stripe_integrations.testing.fake_params import (
     as_bool,
@@ -46,7 +53,7 @@ _STATUSES = (
     "trialing",
     "unpaid",
 )
-_ITEM_PARAMS = ("price", "quantity", "metadata", "tax_rates", "discounts")
+_ITEM_PARAMS = ("price", "price_data", "quantity", "metadata", "tax_rates", "discounts")
 _SHARED_PARAMS = frozenset(
     {
         "cancel_at",
@@ -55,6 +62,7 @@ _SHARED_PARAMS = frozenset(
         "days_until_due",
         "default_payment_method",
         "description",
+        "discounts",
         "items",
         "metadata",
         "off_session",
@@ -85,6 +93,9 @@ def period_end(price: JsonDict, start: int) -> int:
 
 
 def _item_price(ctx: Ctx, raw: JsonDict, param: str) -> JsonDict:
+    if "price_data" in raw and "price" not in raw:
+        data = raw["price_data"]
+        return fake_catalog.inline_price(ctx, data, f"{param}[price_data]", recurring=True)
     price_id = as_str(require(raw, "price"), f"{param}[price]")
     price = ctx.store.get("price", str(price_id), param=f"{param}[price]")
     if price["type"] != "recurring":
@@ -110,7 +121,7 @@ def _new_item(ctx: Ctx, sub_id: str, price: JsonDict, raw: JsonDict, param: str)
         "price": copy.deepcopy(price),
         "quantity": as_int(raw.get("quantity", 1), f"{param}[quantity]", minimum=0),
         "subscription": sub_id,
-        "tax_rates": [],
+        "tax_rates": fake_tax_rates.tax_rates(ctx, raw.get("tax_rates"), f"{param}[tax_rates]"),
     }
 
 
@@ -142,30 +153,6 @@ def _default_payment_method(ctx: Ctx, customer_id: str, value: Any) -> str | Non
                 param="default_payment_method",
             )
     return pm_id
-
-
-def _payment_status(ctx: Ctx, sub: JsonDict, behaviour: str) -> str:
-    """``active`` or ``incomplete`` for a subscription whose first period must be paid."""
-    amount = sum(
-        (item["price"]["unit_amount"] or 0) * item["quantity"] for item in sub["items"]["data"]
-    )
-    if amount == 0 or sub["collection_method"] != "charge_automatically":
-        return "active"
-    if behaviour == "default_incomplete":
-        return "incomplete"
-    customer = ctx.store.get("customer", sub["customer"])
-    payer = (
-        sub["default_payment_method"]
-        or customer["invoice_settings"]["default_payment_method"]
-        or customer["default_source"]
-    )
-    if not fake_cards.charge_fails(ctx.store, payer):
-        return "active"
-    if behaviour == "error_if_incomplete":
-        raise FakeError(
-            402, "Your card was declined.", code="card_declined", decline_code="generic_decline"
-        )
-    return "incomplete"
 
 
 def _apply_common(ctx: Ctx, sub: JsonDict, params: JsonDict) -> None:
@@ -205,11 +192,16 @@ def create_subscription(ctx: Ctx, params: JsonDict) -> JsonDict:
     now = ctx.store.now()
     sub_id = ctx.store.new_id("subscription")
     items = []
+    item_specs = []
     for index, raw in enumerate(raw_items):
         param = f"items[{index}]"
         raw_item = as_dict(raw, param) or {}
         check_known(raw_item, _ITEM_PARAMS)
         items.append(_new_item(ctx, sub_id, _item_price(ctx, raw_item, param), raw_item, param))
+        discounts = raw_item.get("discounts")
+        item_specs.append(
+            fake_discounts.parse(ctx, discounts, f"{param}[discounts]", customer["id"])
+        )
     currencies = {item["price"]["currency"] for item in items}
     if len(currencies) > 1:
         raise FakeError(
@@ -260,15 +252,46 @@ def create_subscription(ctx: Ctx, params: JsonDict) -> JsonDict:
         "trial_start": now if trial_end else None,
     }
     _apply_common(ctx, sub, params)
-    if not trial_end:
-        sub["status"] = _payment_status(ctx, sub, behaviour)
+    specs = fake_discounts.parse(ctx, params.get("discounts"), "discounts", customer["id"])
+    off_session = as_bool(params.get("off_session", False), "off_session")
+    # Everything is valid: redeem the discounts, then see whether the first invoice gets paid.
+    links = {"customer": customer["id"], "subscription": sub_id}
+    sub["discounts"] = fake_discounts.create(ctx, specs, **links)
+    for item, item_spec in zip(items, item_specs, strict=True):
+        item["discounts"] = fake_discounts.create(
+            ctx, item_spec, **links, subscription_item=item["id"]
+        )
+    try:
+        preview = fake_subscription_invoices.build(
+            ctx, sub, reason="subscription_create", stored=False
+        )
+        sub["status"] = fake_subscription_invoices.predicted_status(ctx, sub, preview, behaviour)
+    except FakeError:
+        fake_discounts.undo(ctx.store, specs, sub["discounts"])
+        for item, item_spec in zip(items, item_specs, strict=True):
+            fake_discounts.undo(ctx.store, item_spec, item["discounts"])
+        raise
     ctx.store.insert(sub)
     for item in items:
         ctx.store.insert(item)
     if customer["currency"] is None:
         customer["currency"] = sub["currency"]
+    invoice = fake_subscription_invoices.build(ctx, sub, reason="subscription_create")
+    sub["latest_invoice"] = invoice["id"]
     ctx.emit("customer.subscription.created", sub)
+    _announce_discounts(ctx, sub, [], items)
+    fake_subscription_invoices.collect_first(
+        ctx, sub, invoice, behaviour=behaviour, off_session=off_session
+    )
     return sub
+
+
+def _announce_discounts(ctx: Ctx, sub: JsonDict, known: list[str], items: list[JsonDict]) -> None:
+    """``customer.discount.created`` for the subscription's (and items') new discounts."""
+    for discount_id in [*sub["discounts"], *(d for item in items for d in item["discounts"])]:
+        discount = ctx.store.find("discount", discount_id)
+        if discount_id not in known and discount is not None:
+            ctx.emit("customer.discount.created", discount)
 
 
 def retrieve_subscription(ctx: Ctx, params: JsonDict, sub_id: str) -> JsonDict:
@@ -286,6 +309,7 @@ def _update_items(ctx: Ctx, sub: JsonDict, raw_items: list[Any]) -> None:
         if not raw_item.get("id"):
             item = _new_item(ctx, sub["id"], _item_price(ctx, raw_item, param), raw_item, param)
             _start_periods([item], now, sub["trial_end"] if sub["status"] == "trialing" else None)
+            _item_discounts(ctx, sub, item, raw_item, param)
             items.append(item)
             continue
         matches = [item for item in items if item["id"] == raw_item["id"]]
@@ -303,9 +327,25 @@ def _update_items(ctx: Ctx, sub: JsonDict, raw_items: list[Any]) -> None:
             item["quantity"] = as_int(raw_item["quantity"], f"{param}[quantity]", minimum=0)
         if "metadata" in raw_item:
             item["metadata"] = merged_metadata(item["metadata"], raw_item["metadata"])
+        if "tax_rates" in raw_item:
+            rates = raw_item["tax_rates"]
+            item["tax_rates"] = fake_tax_rates.tax_rates(ctx, rates, f"{param}[tax_rates]")
+        _item_discounts(ctx, sub, item, raw_item, param)
     if not items:
         raise FakeError(400, "A subscription must have at least one item.", param="items")
     sub["items"]["total_count"] = len(items)
+
+
+def _item_discounts(ctx: Ctx, sub: JsonDict, item: JsonDict, raw: JsonDict, param: str) -> None:
+    if "discounts" in raw:
+        specs = fake_discounts.parse(ctx, raw["discounts"], f"{param}[discounts]", sub["customer"])
+        item["discounts"] = fake_discounts.create(
+            ctx,
+            specs,
+            customer=sub["customer"],
+            subscription=sub["id"],
+            subscription_item=item["id"],
+        )
 
 
 def update_subscription(ctx: Ctx, params: JsonDict, sub_id: str) -> JsonDict:
@@ -346,9 +386,32 @@ def update_subscription(ctx: Ctx, params: JsonDict, sub_id: str) -> JsonDict:
     check_known(details, ("comment", "feedback"))
     for key, value in details.items():
         updated["cancellation_details"][key] = as_str(value, f"cancellation_details[{key}]")
+    if "discounts" in params:
+        specs = fake_discounts.parse(ctx, params["discounts"], "discounts", sub["customer"])
+        updated["discounts"] = fake_discounts.create(
+            ctx, specs, customer=sub["customer"], subscription=sub_id
+        )
+    ended_trial = params.get("trial_end") == "now" and before["status"] == "trialing"
     _commit_items(ctx, sub, updated)
     sub.update(updated)
+    invoice = None
+    if ended_trial:
+        invoice = fake_subscription_invoices.build(ctx, sub, reason="subscription_update")
+        sub["latest_invoice"] = invoice["id"]
+    for discount_id in before["discounts"]:
+        gone = ctx.store.find("discount", discount_id)
+        if discount_id not in sub["discounts"] and gone is not None:
+            fake_discounts.remove(ctx, gone)
     ctx.emit_update("customer.subscription.updated", sub, before)
+    known = [
+        *before["discounts"],
+        *(d for item in before["items"]["data"] for d in item["discounts"]),
+    ]
+    _announce_discounts(ctx, sub, known, sub["items"]["data"])
+    if invoice is not None:
+        fake_subscription_invoices.collect_first(
+            ctx, sub, invoice, behaviour="allow_incomplete", off_session=True
+        )
     return sub
 
 
@@ -447,3 +510,8 @@ def list_subscription_items(ctx: Ctx, params: JsonDict) -> JsonDict:
     )
     url = f"/v1/subscription_items?subscription={sub['id']}"
     return paginate(ctx.store, items, params, url, "subscription_item")
+
+
+def edit_items(ctx: Ctx, sub: JsonDict, raw_items: Any, param: str = "items") -> None:
+    """Apply an ``items`` parameter to ``sub`` (a copy) as an update would: previews."""
+    _update_items(ctx, sub, as_list(raw_items, param))

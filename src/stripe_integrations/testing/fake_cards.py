@@ -4,7 +4,9 @@ Stripe's test ids are understood wherever a payment method or token is expected:
 ``pm_card_visa``/``tok_visa`` (and ``mastercard``, ``amex``, ``visa_debit``), the declining
 ``pm_card_chargeDeclined``/``pm_card_visa_chargeDeclined``/
 ``pm_card_chargeDeclinedInsufficientFunds`` (refused when attached) and
-``pm_card_chargeCustomerFail`` (attaches, then fails to pay).
+``pm_card_chargeCustomerFail`` (attaches, then fails to pay). ``pm_card_authenticationRequired``
+and ``pm_card_threeDSecure2Required`` need 3D Secure: payments and setups with them stop at
+``requires_action`` (and fail off-session) until :meth:`FakeStripe.authenticate` completes them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from stripe_integrations.testing.fake_store import Ctx, JsonDict, Store, paginat
 DECLINE_ATTACH = "decline_attach"
 #: A card that attaches but whose payments fail.
 DECLINE_CHARGE = "decline_charge"
+#: A card whose payments and setups need 3D Secure authentication.
+REQUIRES_ACTION = "requires_action"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ TEST_CARDS: dict[str, CardSpec] = {
     "chargeCustomerFail": CardSpec(
         "4000000000000341", "visa", "credit", DECLINE_CHARGE, "generic_decline"
     ),
+    "authenticationRequired": CardSpec("4000002760003184", "visa", "credit", REQUIRES_ACTION),
+    "threeDSecure2Required": CardSpec("4000000000003220", "visa", "credit", REQUIRES_ACTION),
 }
 
 _SOURCE_BRANDS = {"visa": "Visa", "mastercard": "MasterCard", "amex": "American Express"}
@@ -153,8 +159,7 @@ def _new_payment_method(ctx: Ctx, card: CardSpec, details: JsonDict, params: Jso
         "metadata": merged_metadata({}, params.get("metadata")),
         "type": "card",
     }
-    if card.behaviour:
-        ctx.store.card_behaviour[pm["id"]] = card.behaviour
+    _remember_behaviour(ctx.store, pm["id"], card)
     return ctx.store.insert(pm)
 
 
@@ -217,9 +222,51 @@ def check_token_attachable(card: CardSpec) -> None:
         )
 
 
+def _remember_behaviour(store: Store, object_id: str, card: CardSpec) -> None:
+    if card.behaviour:
+        store.card_behaviour[object_id] = card.behaviour
+    if card.decline_code:
+        store.hide(object_id)["decline_code"] = card.decline_code
+
+
 def charge_fails(store: Store, object_id: str | None) -> bool:
     """Whether a payment with this payment method / card would be declined."""
-    return object_id is not None and store.card_behaviour.get(object_id) is not None
+    return object_id is not None and store.card_behaviour.get(object_id) in (
+        DECLINE_ATTACH,
+        DECLINE_CHARGE,
+    )
+
+
+def needs_authentication(store: Store, object_id: str | None) -> bool:
+    """Whether payments and setups with this payment method stop for 3D Secure."""
+    return object_id is not None and store.card_behaviour.get(object_id) == REQUIRES_ACTION
+
+
+def decline_code(store: Store, object_id: str) -> str:
+    """The ``decline_code`` a declined payment with this card reports."""
+    return str(store.hidden.get(object_id, {}).get("decline_code") or "generic_decline")
+
+
+def payer(ctx: Ctx, object_id: Any, param: str) -> JsonDict:
+    """A payment method or card source to pay with (test ids such as ``pm_card_visa`` too)."""
+    object_id = str(object_id)
+    if object_id.startswith("card_"):
+        return ctx.store.get("card", object_id, param=param)
+    return payment_method(ctx, object_id, param=param)
+
+
+def card_details(payer_obj: JsonDict) -> JsonDict:
+    """``brand``/``last4``/... of a payment method or card source (charge details)."""
+    card = payer_obj["card"] if payer_obj["object"] == "payment_method" else payer_obj
+    return {
+        "brand": str(card["brand"]).lower().replace("american express", "amex"),
+        "country": card["country"],
+        "exp_month": card["exp_month"],
+        "exp_year": card["exp_year"],
+        "fingerprint": card["fingerprint"],
+        "funding": card["funding"],
+        "last4": card["last4"],
+    }
 
 
 def check_can_attach(store: Store, pm: JsonDict, customer_id: str) -> None:
@@ -277,8 +324,7 @@ def new_card_source(ctx: Ctx, customer_id: str, token: str, params: JsonDict) ->
         "tokenization_method": None,
         "wallet": None,
     }
-    if card.behaviour:
-        ctx.store.card_behaviour[source["id"]] = card.behaviour
+    _remember_behaviour(ctx.store, source["id"], card)
     return ctx.store.insert(source)
 
 

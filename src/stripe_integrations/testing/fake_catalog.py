@@ -155,6 +155,22 @@ def update_product(ctx: Ctx, params: JsonDict, product_id: str) -> JsonDict:
     return product
 
 
+def delete_product(ctx: Ctx, params: JsonDict, product_id: str) -> JsonDict:
+    """``DELETE /v1/products/{id}`` (only products without prices, as in Stripe)."""
+    check_known(params, ())
+    product = ctx.store.get("product", product_id)
+    if any(price["product"] == product_id for price in ctx.store.objects["price"].values()):
+        raise FakeError(
+            400,
+            "This product cannot be deleted because it has one or more user-created prices.",
+        )
+    del ctx.store.objects["product"][product_id]
+    stub = {"id": product_id, "object": "product", "deleted": True}
+    ctx.store.deleted[product_id] = stub
+    ctx.emit("product.deleted", product)
+    return stub
+
+
 def list_products(ctx: Ctx, params: JsonDict) -> JsonDict:
     """``GET /v1/products`` (``active``, ``ids``, ``shippable``, ``created`` filters)."""
     check_known(
@@ -290,6 +306,19 @@ def create_price(ctx: Ctx, params: JsonDict) -> JsonDict:
     ctx.store.insert(price)
     ctx.emit("price.created", price)
     return price
+
+
+def inline_price(ctx: Ctx, value: Any, param: str, *, recurring: bool) -> JsonDict:
+    """The inactive price a ``price_data`` parameter makes (stored, without an event)."""
+    data = as_dict(value, param) or {}
+    allowed = ["currency", "product", "tax_behavior", "unit_amount", "unit_amount_decimal"]
+    check_known(data, [*allowed, "recurring"] if recurring else allowed)
+    require(data, "currency")
+    if recurring:
+        require(data, "recurring")
+    ctx.store.get("product", str(require(data, "product")), param=f"{param}[product]")
+    price = _new_price(ctx, {**data, "active": False})
+    return ctx.store.insert(price)
 
 
 def retrieve_price(ctx: Ctx, params: JsonDict, price_id: str) -> JsonDict:

@@ -14,6 +14,18 @@ DISPLAY_NAMES = {
     "subscription": "subscription",
     "subscription_item": "subscription item",
     "event": "event",
+    "coupon": "coupon",
+    "promotion_code": "promotion code",
+    "discount": "discount",
+    "tax_rate": "tax rate",
+    "invoiceitem": "invoiceitem",
+    "invoice": "invoice",
+    "line_item": "line item",
+    "invoice_payment": "invoice payment",
+    "payment_intent": "payment_intent",
+    "charge": "charge",
+    "refund": "refund",
+    "setup_intent": "setupintent",
 }
 
 
@@ -29,6 +41,7 @@ class FakeError(Exception):
         code: str | None = None,
         param: str | None = None,
         decline_code: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -37,6 +50,8 @@ class FakeError(Exception):
         self.code = code
         self.param = param
         self.decline_code = decline_code
+        #: More fields of the error hash (``payment_intent``, ``setup_intent``, ``charge``).
+        self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:
         """The response body: ``{"error": {...}}``."""
@@ -48,6 +63,7 @@ class FakeError(Exception):
             error["param"] = self.param
         if self.decline_code:
             error["decline_code"] = self.decline_code
+        error.update(self.extra)
         return {"error": error}
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from stripe_integrations.testing import fake_billing, fake_cards, fake_catalog, fake_customers
+from stripe_integrations.testing import (
+    fake_billing,
+    fake_cards,
+    fake_catalog,
+    fake_customers,
+    fake_routes_billing,
+)
 from stripe_integrations.testing.fake_errors import FakeError
 from stripe_integrations.testing.fake_params import (
     as_list,
@@ -78,6 +84,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/products", fake_catalog.list_products),
     ("GET", "/v1/products/{product_id}", fake_catalog.retrieve_product),
     ("POST", "/v1/products/{product_id}", fake_catalog.update_product),
+    ("DELETE", "/v1/products/{product_id}", fake_catalog.delete_product),
     ("POST", "/v1/prices", fake_catalog.create_price),
     ("GET", "/v1/prices", fake_catalog.list_prices),
     ("GET", "/v1/prices/{price_id}", fake_catalog.retrieve_price),
@@ -89,6 +96,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/v1/subscriptions/{sub_id}", fake_billing.cancel_subscription),
     ("GET", "/v1/subscription_items", fake_billing.list_subscription_items),
     ("GET", "/v1/subscription_items/{item_id}", fake_billing.retrieve_subscription_item),
+    *fake_routes_billing.ROUTES,
     ("GET", "/v1/events", list_events),
     ("GET", "/v1/events/{event_id}", retrieve_event),
 ]
@@ -117,6 +125,7 @@ CREATORS: dict[str, Handler] = {
     "product": fake_catalog.create_product,
     "price": fake_catalog.create_price,
     "subscription": fake_billing.create_subscription,
+    **fake_routes_billing.CREATORS,
 }
 
 #: The parameters each creator accepts (other fields given to ``add`` are overrides).
@@ -127,6 +136,7 @@ CREATE_PARAMS: dict[str, frozenset[str]] = {
     "product": fake_catalog.PRODUCT_CREATE_PARAMS,
     "price": fake_catalog.PRICE_CREATE_PARAMS,
     "subscription": fake_billing.SUBSCRIPTION_CREATE_PARAMS,
+    **fake_routes_billing.CREATE_PARAMS,
 }
 
 

@@ -28,6 +28,18 @@ ID_PREFIXES: dict[str, tuple[str, int]] = {
     "subscription": ("sub", 24),
     "subscription_item": ("si", 14),
     "event": ("evt", 24),
+    "coupon": ("", 8),
+    "promotion_code": ("promo", 24),
+    "discount": ("di", 24),
+    "tax_rate": ("txr", 24),
+    "invoiceitem": ("ii", 24),
+    "invoice": ("in", 24),
+    "line_item": ("il", 24),
+    "invoice_payment": ("inpay", 24),
+    "payment_intent": ("pi", 24),
+    "charge": ("ch", 24),
+    "refund": ("re", 24),
+    "setup_intent": ("seti", 24),
 }
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
@@ -61,6 +73,8 @@ class Store:
         self.deleted: dict[str, JsonDict] = {}
         #: Hidden behaviour of test cards by payment method / card id ("decline_attach", ...).
         self.card_behaviour: dict[str, str] = {}
+        #: Fake-only facts about stored objects, by id (an intent's invoice, a line's tax rates).
+        self.hidden: dict[str, JsonDict] = {}
         self.includers: dict[tuple[str, str], Includer] = {}
         self._order: dict[str, int] = {}
         self._counter = itertools.count(1)
@@ -74,8 +88,22 @@ class Store:
         prefix, length = ID_PREFIXES[object_type]
         while True:
             candidate = prefix + "_" + "".join(self.rng.choices(_ALPHANUMERIC, k=length))
+            if not prefix:  # coupons: bare uppercase codes
+                candidate = self.random_code(length)
             if candidate not in self._order:
                 return candidate
+
+    def hide(self, object_id: str) -> JsonDict:
+        """The fake-only facts kept about an object (created empty)."""
+        return self.hidden.setdefault(object_id, {})
+
+    def random_code(self, length: int) -> str:
+        """Random uppercase letters and digits (coupon ids, promotion codes)."""
+        return "".join(self.rng.choices(string.ascii_uppercase + string.digits, k=length))
+
+    def secret(self, object_id: str) -> str:
+        """A ``client_secret`` for a payment or setup intent."""
+        return object_id + "_secret_" + "".join(self.rng.choices(_ALPHANUMERIC, k=25))
 
     def random_hex(self, length: int) -> str:
         """Random uppercase hex digits (invoice prefixes)."""
