@@ -67,3 +67,10 @@ test: lint typecheck check-migrations docs test-sqlite test-postgres test-django
 
 clean:
 	rm -rf $(VENV) .venv-py312 .venv-py313 site .pytest_cache .mypy_cache .ruff_cache
+
+# Webhook endpoint benchmark, ours against dj-stripe 2.11 side by side (see bench/webhooks.py;
+# bench/.venv-djstripe is created on first use). E.g. make bench-webhooks BENCH_ARGS="--db postgres"
+.PHONY: bench-webhooks
+BENCH_ARGS ?=
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py $(BENCH_ARGS)
