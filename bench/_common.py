@@ -175,7 +175,13 @@ def summarize(latencies: list[float], wall: float, statuses: Counter[int]) -> di
         "endpoint_seconds": busy,
         "wall_seconds": wall,
         # One worker, back to back: events/s the endpoint sustains = count / time inside it.
-        "events_per_s": len(s) / busy if busy else float("nan"),
+        # Several in flight: count / wall time (their latencies overlap).
+        "events_per_s": (
+            len(s) / wall
+            if measured_concurrency() > 1 and wall
+            else (len(s) / busy if busy else float("nan"))
+        ),
+        "concurrency": measured_concurrency(),
         "mean_ms": 1000 * busy / len(s) if s else float("nan"),
         "p50_ms": 1000 * percentile(s, 50),
         "p90_ms": 1000 * percentile(s, 90),

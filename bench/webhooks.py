@@ -268,7 +268,9 @@ def report(args: argparse.Namespace, ours: dict, peer: dict) -> dict:
         return ratio(ours[key], peer[key])
 
     return {
-        "benchmark": "customer.updated webhook endpoint, in-process WSGI, one worker, serial",
+        "benchmark": "customer.updated webhook endpoint, in-process WSGI",
+        "concurrency": args.concurrency,
+        "sqlite_wal": args.sqlite_wal,
         "events": args.events,
         "customers": args.customers,
         "warmup_events": args.warmup,
@@ -291,7 +293,9 @@ def print_table(res: dict) -> None:
     db = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[res["db"]]
     print(
         f"\ncustomer.updated webhooks: {res['events']} events over {res['customers']} customers, "
-        f"{db}, one worker, in-process WSGI ({res['warmup_events']} warm-up events not timed)\n"
+        f"{db}{' (WAL, synchronous=NORMAL)' if res['sqlite_wal'] else ''}, "
+        f"{res['concurrency']} in flight, in-process WSGI "
+        f"({res['warmup_events']} warm-up events not timed)\n"
     )
     rows = [
         ("events/s (endpoint)", "events_per_s", "{:,.0f}", rat["events_per_s"]),
