@@ -304,8 +304,9 @@ def test_add_coupon_applies_a_discount_to_the_subscription(
 def test_add_coupon_by_promotion_code(paying: Customer, price: Price) -> None:
     paying.subscribe(price=price)
     coupon = StripeCoupon.create(amount_off=500, currency="usd", duration="once")
-    StripePromotionCode.create(promotion={"type": "coupon", "coupon": coupon.stripe_id},
-                               code="WELCOME5")
+    StripePromotionCode.create(
+        promotion={"type": "coupon", "coupon": coupon.stripe_id}, code="WELCOME5"
+    )
     updated = paying.add_coupon(promotion_code="WELCOME5")
     assert len(updated.discounts or []) == 1
 
@@ -324,7 +325,9 @@ def test_add_coupon_refuses_unknown_codes_and_needs_a_subscription(
     assert fake_stripe.request_count == 0
 
 
-def test_purge_deletes_in_stripe_and_soft_deletes(customer: Customer, fake_stripe: FakeStripe) -> None:
+def test_purge_deletes_in_stripe_and_soft_deletes(
+    customer: Customer, fake_stripe: FakeStripe
+) -> None:
     customer.purge()
     assert fake_stripe.get("customer", customer.stripe_id).get("deleted") is True
     row = Customer.objects.get(pk=customer.pk)
