@@ -332,3 +332,55 @@ def test_purge_deletes_in_stripe_and_soft_deletes(
     assert fake_stripe.get("customer", customer.stripe_id).get("deleted") is True
     row = Customer.objects.get(pk=customer.pk)
     assert row.is_active is False and row.date_purged is not None
+
+
+# --- review fixes ------------------------------------------------------------------------------
+
+
+def test_subscribe_twice_is_one_subscription_until_it_ends(
+    paying: Customer, price: Price, fake_stripe: FakeStripe
+) -> None:
+    first = paying.subscribe(price=price)
+    again = paying.subscribe(price=price)
+    assert again.stripe_id == first.stripe_id
+    from stripe_integrations.actions import StripeSubscription
+
+    StripeSubscription.cancel(first)
+    renewed = paying.subscribe(price=price)
+    assert renewed.stripe_id != first.stripe_id
+    separate = paying.subscribe(price=price, idempotency_key="seat-2")
+    assert separate.stripe_id not in (first.stripe_id, renewed.stripe_id)
+
+
+def test_paying_again_with_another_card_after_a_decline(
+    customer: Customer, fake_stripe: FakeStripe
+) -> None:
+    from stripe_integrations.actions import StripeInvoice
+
+    customer.add_invoice_item(1200, "usd", "Consulting")
+    invoice = customer.send_invoice(collection_method="charge_automatically")
+    with pytest.raises(StripeAPIError):
+        StripeInvoice.pay(invoice)  # no card at all yet
+    customer.add_payment_method("pm_card_visa")
+    paid = StripeInvoice.pay(invoice)
+    assert paid.status == "paid" and paid.amount_paid == 1200
+
+
+def test_refund_by_id_and_a_free_price(paying: Customer, price: Price) -> None:
+    intent = paying.charge(3000, "usd")
+    refund = StripeRefund.create(intent.stripe_id, amount=Decimal("5.00"))
+    assert refund.amount == 500
+    with pytest.raises(StripeValidationError, match="minor units"):
+        StripeRefund.create("pi_unknown", amount=Decimal("1.00"))
+    free = StripePrice.create(product=price.product_id, unit_amount=0, currency="usd")
+    assert free.unit_amount == 0
+
+
+def test_on_session_charge_hands_back_the_client_secret(customer: Customer) -> None:
+    customer.add_payment_method("pm_card_visa")
+    intent = customer.charge(
+        1000, "usd", payment_method="pm_card_authenticationRequired", off_session=False
+    )
+    assert intent.status == "requires_action" and intent.requires_action
+    assert intent.client_secret and "secret" in intent.client_secret
+    assert "client_secret" not in str(PaymentIntent.objects.get(pk=intent.pk).raw)

@@ -20,7 +20,8 @@ from stripe_integrations.money import check_currency, to_major_units, to_minor_u
         (Decimal("500"), "jpy", 500),
         (500, "jpy", 500),
         (Decimal("1.5"), "kwd", 1500),
-        (Decimal("0.001"), "bhd", 1),
+        (Decimal("0.010"), "bhd", 10),
+        (Decimal("500"), "JPY", 500),
         (Decimal("12"), "krw", 12),
     ],
 )
@@ -42,6 +43,8 @@ def test_minor_units(amount: Any, currency: str, minor: int) -> None:
         ("ten", "usd", "not a number"),
         (Decimal("NaN"), "usd", "finite"),
         (10**12, "usd", "larger"),
+        (Decimal("0.001"), "bhd", "end in 0"),
+        (1005, "kwd", "end in 0"),
     ],
 )
 def test_bad_amounts_name_the_field(amount: Any, currency: str, message: str) -> None:
@@ -61,3 +64,9 @@ def test_currency_is_lowercased_and_round_trips() -> None:
     assert to_major_units(1050, "usd") == Decimal("10.50")
     assert to_major_units(500, "jpy") == Decimal("500")
     assert to_major_units(1500, "kwd") == Decimal("1.500")
+
+
+def test_zero_is_allowed_only_where_asked() -> None:
+    assert to_minor_units(0, "usd", allow_zero=True) == 0
+    with pytest.raises(StripeValidationError):
+        to_minor_units(0, "usd")

@@ -375,3 +375,92 @@ def test_admin_retry_needs_the_change_permission(client: Client, django_user_mod
     )
     assert Event.objects.get(pk=event.pk).status == EventStatus.PENDING
     assert response.status_code in (200, 302, 403)
+
+
+# --- review fixes ------------------------------------------------------------------------------
+
+
+def test_plain_run_leaves_exhausted_events_for_an_explicit_retry(settings: Any) -> None:
+    settings.STRIPE_CONFIG = {**settings.STRIPE_CONFIG, "EVENT_MAX_ATTEMPTS": 1}
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("down")
+
+    registry.register("test.exhausted", broken)
+    try:
+        event = _stored("test.exhausted")
+        process_event(event.pk)
+    finally:
+        registry.unregister(broken)
+    out = StringIO()
+    call_command("stripe_process_events", stdout=out)
+    assert "processed 0 events" in out.getvalue()
+    assert Event.objects.get(pk=event.pk).attempts == 1
+    call_command("stripe_process_events", "--failed", stdout=out)
+    assert Event.objects.get(pk=event.pk).status == EventStatus.SUCCEEDED
+
+
+def test_events_abandoned_in_processing_are_picked_up() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    event = _stored("test.stuck")
+    Event.objects.filter(pk=event.pk).update(
+        status=EventStatus.PROCESSING, locked_at=timezone.now() - timedelta(hours=1)
+    )
+    fresh = _stored("test.running")
+    Event.objects.filter(pk=fresh.pk).update(
+        status=EventStatus.PROCESSING, locked_at=timezone.now()
+    )
+    out = StringIO()
+    call_command("stripe_process_events", stdout=out)
+    assert "1 events abandoned in processing made pending" in out.getvalue()
+    assert Event.objects.get(pk=event.pk).status == EventStatus.SUCCEEDED
+    assert Event.objects.get(pk=fresh.pk).status == EventStatus.PROCESSING  # still running
+
+
+def test_pull_dry_run_stores_nothing(fake_stripe: FakeStripe) -> None:
+    get_client().v1.customers.create(params={"email": "dry@example.com"})
+    out = StringIO()
+    call_command("stripe_process_events", "--pull", "--dry-run", stdout=out)
+    assert "pulled 1 events from Stripe, 1 would store" in out.getvalue()
+    assert Event.objects.count() == 0
+
+
+def test_handlers_see_the_linked_customer(
+    deliver: Callable[..., Any], fake_stripe: FakeStripe
+) -> None:
+    customer = fake_stripe.add("customer", email="seen@example.com")
+    seen: list[Any] = []
+
+    def look(event: Event) -> None:
+        seen.append(
+            (event.customer_id, Customer.objects.filter(stripe_id=event.customer_id).exists())
+        )
+
+    registry.register("invoice.paid", look)
+    try:
+        deliver(
+            build_event(
+                "invoice.paid", {"id": "in_9", "object": "invoice", "customer": customer["id"]}
+            )
+        )
+    finally:
+        registry.unregister(look)
+    assert seen == [(customer["id"], True)]
+
+
+def test_a_failing_event_received_receiver_does_not_fail_the_delivery(
+    deliver: Callable[..., Any],
+) -> None:
+    def explode(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("receiver bug")
+
+    signals.event_received.connect(explode)
+    try:
+        response = deliver(build_event("test.noop", {"id": "o", "object": "thing"}))
+    finally:
+        signals.event_received.disconnect(explode)
+    assert response.status_code == 200
+    assert Event.objects.get().status == EventStatus.SUCCEEDED

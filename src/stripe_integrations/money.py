@@ -35,6 +35,7 @@ def check_currency(value: Any, field: str = "currency") -> str:
 
 def exponent(currency: str) -> int:
     """Digits of the minor unit: 0, 2 or 3."""
+    currency = currency.lower()
     if currency in ZERO_DECIMAL:
         return 0
     if currency in THREE_DECIMAL:
@@ -42,11 +43,14 @@ def exponent(currency: str) -> int:
     return 2
 
 
-def to_minor_units(amount: Any, currency: str, field: str = "amount") -> int:
+def to_minor_units(
+    amount: Any, currency: str, field: str = "amount", *, allow_zero: bool = False
+) -> int:
     """An amount in the minor unit: an ``int`` is taken as already in minor units; a
     ``Decimal`` (or numeric string) is in major units and converted (``Decimal("10.50")``
     USD -> 1050, ``Decimal("500")`` JPY -> 500, ``Decimal("1.5")`` KWD -> 1500). More
-    precision than the currency has is refused, never rounded. Must be positive."""
+    precision than the currency has is refused, never rounded. Must be positive (or zero
+    with ``allow_zero``); three-decimal amounts must end in 0, as Stripe requires."""
     if isinstance(amount, bool):
         raise StripeValidationError(field, "must be an integer or a Decimal")
     if isinstance(amount, int):
@@ -68,8 +72,13 @@ def to_minor_units(amount: Any, currency: str, field: str = "amount") -> int:
         raise StripeValidationError(
             field, f"must be an int (minor units) or a Decimal, not {type(amount).__name__}"
         )
-    if minor <= 0:
+    if minor < 0 or (minor == 0 and not allow_zero):
         raise StripeValidationError(field, "must be positive")
+    if currency.lower() in THREE_DECIMAL and minor % 10:
+        # Card networks settle these currencies to the hundredth: Stripe wants a final 0.
+        raise StripeValidationError(
+            field, f"{currency.upper()} amounts must end in 0 in minor units (got {minor})"
+        )
     if minor > 99_999_999_999:
         raise StripeValidationError(field, "is larger than Stripe accepts")
     return minor

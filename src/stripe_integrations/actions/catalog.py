@@ -34,7 +34,9 @@ class StripePrice(CatalogActions):
         currency = check_currency(params.get("currency"))
         params = {**params, "currency": currency}
         if "unit_amount" in params:
-            params["unit_amount"] = to_minor_units(params["unit_amount"], currency, "unit_amount")
+            params["unit_amount"] = to_minor_units(
+                params["unit_amount"], currency, "unit_amount", allow_zero=True
+            )
         if not params.get("product") and not params.get("product_data"):
             raise v.StripeValidationError("product", "is required (or product_data)")
         if params.get("product"):

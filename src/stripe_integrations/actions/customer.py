@@ -340,8 +340,9 @@ class StripeCustomer:
         return None
 
     @classmethod
-    def link_customer(cls, event: Event | Any) -> Event:
-        """Link ``event`` to the customer it concerns, mirroring that customer if unknown.
+    def link_customer(cls, event: Event | Any, *, fetch_missing: bool = True) -> Event:
+        """Link ``event`` to the customer it concerns, mirroring that customer if unknown
+        (unless ``fetch_missing`` is False).
 
         Accepts a local :class:`Event` or a Stripe event object (stored first). Never raises
         for an unknown or deleted customer.
@@ -362,7 +363,7 @@ class StripeCustomer:
         if event.type == "customer.deleted":
             sync_customers([obj])
             mark_customers_deleted([obj])
-        elif not Customer.objects.filter(stripe_id=customer_id).exists():
+        elif fetch_missing and not Customer.objects.filter(stripe_id=customer_id).exists():
             cls.retrieve(customer_id, missing_ok=True)
         Event.objects.filter(pk=event.pk).update(customer_id=customer_id)
         event.customer_id = customer_id

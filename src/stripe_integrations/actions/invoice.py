@@ -101,15 +101,19 @@ class StripeInvoice:
         return invoice
 
     @classmethod
-    def pay(cls, invoice: Invoice) -> Invoice:
-        """Pay an open invoice now with the customer's default payment method."""
-        return mirror(
-            call(
-                service("invoices").pay,
-                invoice.stripe_id,
-                key=op_key("invoice.pay", invoice.stripe_id, {}),
-            )
+    def pay(cls, invoice: Invoice, payment_method: Any = None) -> Invoice:
+        """Pay an open invoice now with ``payment_method`` or the customer's default. After
+        a decline, paying again with another card (or a new default) is a new attempt."""
+        params: dict[str, Any] = {}
+        if payment_method is not None:
+            params["payment_method"] = stripe_id_of(payment_method, "payment_method")
+        default = (
+            Customer.objects.filter(stripe_id=invoice.customer_id)
+            .values_list("default_payment_method_id", "default_source_id")
+            .first()
         )
+        key = op_key("invoice.pay", invoice.stripe_id, params, default)
+        return mirror(call(service("invoices").pay, invoice.stripe_id, key=key, **params))
 
     @classmethod
     def void(cls, invoice: Invoice) -> Invoice:

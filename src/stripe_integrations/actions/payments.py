@@ -66,7 +66,11 @@ class StripePaymentIntent:
                 "automatic_payment_methods", {"enabled": True, "allow_redirects": "never"}
             )
         key = idempotency_key or op_key("payment_intent.charge", customer.stripe_id, params)
-        return mirror(call(service("payment_intents").create, key=key, **params))
+        obj = call(service("payment_intents").create, key=key, **params)
+        row = mirror(obj)
+        # Not stored: the browser needs it to confirm a payment that requires action.
+        row.client_secret = getattr(obj, "client_secret", None)
+        return row
 
     @classmethod
     def retrieve(cls, stripe_id: str) -> PaymentIntent | None:
@@ -84,21 +88,36 @@ class StripeRefund:
     """Refunds of a payment."""
 
     @classmethod
-    def create(cls, payment: PaymentIntent | Charge, amount: Any = None, **params: Any) -> Refund:
-        """Refund all of a payment, or ``amount`` (minor units, or a Decimal in major units)."""
+    def create(
+        cls, payment: PaymentIntent | Charge | str, amount: Any = None, **params: Any
+    ) -> Refund:
+        """Refund all of a payment (a PaymentIntent or Charge, mirrored row or id), or
+        ``amount``: an int in minor units, or a Decimal in major units when the payment's
+        currency is known (a mirrored row)."""
         params = checked_metadata(params)
-        if isinstance(payment, PaymentIntent):
-            params["payment_intent"] = payment.stripe_id
-        else:
-            params["charge"] = stripe_id_of(payment, "payment", ("ch_", "py_"))
+        payment_id = stripe_id_of(payment, "payment", ("pi_", "ch_", "py_"))
+        is_intent = payment_id.startswith("pi_")
+        params["payment_intent" if is_intent else "charge"] = payment_id
         if amount is not None:
-            currency = check_currency(getattr(payment, "currency", None) or "")
-            params["amount"] = to_minor_units(amount, currency)
+            model: type[PaymentIntent | Charge] = PaymentIntent if is_intent else Charge
+            currency = getattr(payment, "currency", None) or (
+                model.objects.filter(stripe_id=payment_id)
+                .values_list("currency", flat=True)
+                .first()
+            )
+            if currency:
+                params["amount"] = to_minor_units(amount, check_currency(currency))
+            elif isinstance(amount, int) and not isinstance(amount, bool) and amount > 0:
+                params["amount"] = amount
+            else:
+                raise StripeValidationError(
+                    "amount", "give an int in minor units: the payment's currency is unknown"
+                )
         if "payment_intent" in params:
             refunded = Refund.objects.filter(payment_intent=params["payment_intent"]).count()
         else:
             refunded = Refund.objects.filter(charge_id=params["charge"]).count()
-        key = op_key("refund.create", payment.stripe_id, params, refunded)
+        key = op_key("refund.create", payment_id, params, refunded)
         return mirror(call(service("refunds").create, key=key, **params))
 
 

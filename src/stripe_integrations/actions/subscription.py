@@ -24,6 +24,9 @@ from stripe_integrations.models import (
 from stripe_integrations.sync import mapping
 from stripe_integrations.sync.fetch import refresh_subscription
 
+#: Statuses of subscriptions that are over: subscribing again after one is a new request.
+ENDED_STATUSES = ("canceled", "incomplete_expired")
+
 #: Expanded on create so the first invoice and its client secret arrive with the subscription.
 CREATE_EXPAND = ["latest_invoice.confirmation_secret"]
 
@@ -75,6 +78,8 @@ class StripeSubscription:
         customer: Customer,
         price: Any = None,
         items: list[dict[str, Any]] | None = None,
+        *,
+        idempotency_key: str | None = None,
         **params: Any,
     ) -> Subscription:
         """Subscribe ``customer`` to ``price`` or to ``items`` (each item's fields pass
@@ -86,8 +91,15 @@ class StripeSubscription:
         params["items"] = _checked_items(price, items)
         params["customer"] = customer.stripe_id
         params["expand"] = sorted({*params.get("expand", []), *CREATE_EXPAND})
-        state = sorted(customer.subscriptions.values_list("stripe_id", "status"))
-        key = op_key("subscription.create", customer.stripe_id, params, state)
+        # The same request again (a double submit, a retry) is the same subscription until
+        # one of the customer's subscriptions ends; subscribing again after that is new.
+        # Pass ``idempotency_key`` (or distinct metadata) for two identical live ones.
+        ended = sorted(
+            customer.subscriptions.filter(status__in=ENDED_STATUSES).values_list(
+                "stripe_id", flat=True
+            )
+        )
+        key = idempotency_key or op_key("subscription.create", customer.stripe_id, params, ended)
         obj = call(service("subscriptions").create, key=key, **params)
         data = mapping.as_dict(obj)
         row = mirror(data)

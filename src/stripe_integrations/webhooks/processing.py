@@ -56,7 +56,10 @@ def store_event(
         if not Event.objects.filter(stripe_id=fields["stripe_id"]).exists():
             raise
         return None, False
-    signals.event_received.send(sender=Event, event=event)
+    # A failing receiver must not turn a stored delivery into an error answer.
+    for receiver, result in signals.event_received.send_robust(sender=Event, event=event):
+        if isinstance(result, Exception):
+            log.error("event_received receiver %r failed", receiver, exc_info=result)
     return event, True
 
 
@@ -81,14 +84,17 @@ def claim(event_id: int) -> bool:
 
 
 def run_handlers(event: Event) -> None:
-    """Every handler registered for the event's type, then link it to its customer, all in
+    """Link the event to its customer, then run every handler registered for its type, all in
     one transaction: a failure leaves no partial write."""
     from stripe_integrations.actions.customer import StripeCustomer
 
     with transaction.atomic():
+        # Link first, so handlers see ``event.customer_id``. When the object is the customer
+        # itself, its built-in handler refreshes it: no separate fetch.
+        is_customer = event.data_object.get("object") == "customer"
+        StripeCustomer.link_customer(event, fetch_missing=not is_customer)
         for func in registry.handlers_for(event.type):
             func(event)
-        StripeCustomer.link_customer(event)
 
 
 def process_event(event_id: int) -> Outcome:

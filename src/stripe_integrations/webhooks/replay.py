@@ -41,7 +41,9 @@ def due_events(
         now = timezone.now()
         failed = Q(status=EventStatus.FAILED)
         if not include_not_due:
-            failed &= Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True)
+            # Due retries only: an event that used up its attempts has no next attempt and
+            # waits for an explicit --failed (or --ids) run.
+            failed &= Q(next_attempt_at__lte=now)
         stuck = Q(status=EventStatus.PROCESSING, locked_at__lt=now - STUCK_AFTER)
         wanted = failed if failed_only else (Q(status=EventStatus.PENDING) | failed | stuck)
         queryset = queryset.filter(wanted)
@@ -63,6 +65,13 @@ def due_events(
     return queryset.order_by("created", "id")
 
 
+def release_stuck() -> int:
+    """Make events abandoned in ``processing`` by a dead worker pending again."""
+    return Event.objects.filter(
+        status=EventStatus.PROCESSING, locked_at__lt=timezone.now() - STUCK_AFTER
+    ).update(status=EventStatus.PENDING, locked_at=None)
+
+
 def reset_for_replay(queryset: QuerySet[Event]) -> int:
     """Make the selected events processable again (status ``pending``)."""
     return queryset.exclude(status=EventStatus.PROCESSING).update(
@@ -72,10 +81,13 @@ def reset_for_replay(queryset: QuerySet[Event]) -> int:
     ).update(status=EventStatus.PENDING, next_attempt_at=None)
 
 
-def pull_events(since: datetime | None = None, type_pattern: str | None = None) -> tuple[int, int]:
+def pull_events(
+    since: datetime | None = None, type_pattern: str | None = None, *, store: bool = True
+) -> tuple[int, int]:
     """Store events from Stripe's Events API (at most 30 days back) that the mirror lacks.
 
-    Returns ``(seen, stored)``. Stored events are processed like webhook deliveries.
+    Returns ``(seen, new)``; with ``store=False`` nothing is written (a dry run). Stored
+    events are then processed like webhook deliveries.
     """
     oldest = timezone.now() - EVENTS_API_RETENTION
     start = max(since, oldest) if since else oldest
@@ -94,7 +106,9 @@ def pull_events(since: datetime | None = None, type_pattern: str | None = None) 
             )
             for data in batch:
                 seen += 1
-                if data["id"] not in known and store_event(data, source="api", enqueue=False)[1]:
+                if data["id"] in known:
+                    continue
+                if not store or store_event(data, source="api", enqueue=False)[1]:
                     stored += 1
             if not page.has_more or not batch:
                 break

@@ -13,7 +13,12 @@ from django.utils.dateparse import parse_datetime
 
 from stripe_integrations.models import EventStatus
 from stripe_integrations.webhooks.processing import process_event
-from stripe_integrations.webhooks.replay import due_events, pull_events, reset_for_replay
+from stripe_integrations.webhooks.replay import (
+    due_events,
+    pull_events,
+    release_stuck,
+    reset_for_replay,
+)
 
 DURATION_RE = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -32,9 +37,10 @@ def parse_since(value: str) -> datetime:
 
 class Command(BaseCommand):
     help = (
-        "Process pending events, failed events whose retry is due, and events stuck in "
-        "processing. --ids replays given events whatever their status; --pull first fetches "
-        "events the mirror lacks from Stripe's Events API (30 days at most)."
+        "Process pending events, failed events whose retry is due, and events a dead worker "
+        "left in processing for over 15 minutes. --failed retries every failed event (also "
+        "those out of attempts); --ids replays given events whatever their status; --pull "
+        "first fetches events the mirror lacks from Stripe's Events API (30 days at most)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -53,8 +59,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         since = parse_since(options["since"]) if options["since"] else None
         if options["pull"]:
-            seen, stored = pull_events(since, options["type_pattern"])
-            self.stdout.write(f"pulled {seen} events from Stripe, {stored} new")
+            seen, stored = pull_events(since, options["type_pattern"], store=not options["dry_run"])
+            verb = "would store" if options["dry_run"] else "new"
+            self.stdout.write(f"pulled {seen} events from Stripe, {stored} {verb}")
+        if not options["dry_run"] and not options["ids"]:
+            released = release_stuck()
+            if released:
+                self.stdout.write(f"{released} events abandoned in processing made pending")
         selected = due_events(
             failed_only=options["failed"],
             ids=options["ids"],
