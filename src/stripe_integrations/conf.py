@@ -40,6 +40,7 @@ KNOWN_KEYS = frozenset(
         "EVENT_RETRY_MAX_DELAY",
         "EVENT_WORKER_THREADS",
         "CELERY_QUEUE",
+        "SYNC_RATE_LIMIT",
     }
 )
 
