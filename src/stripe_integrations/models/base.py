@@ -32,7 +32,9 @@ class StripeModel(models.Model):
     livemode = models.BooleanField(
         default=False, help_text="True for an object of the live account, False for test mode."
     )
-    created = models.DateTimeField(null=True, blank=True, help_text="When Stripe created it.")
+    created = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When Stripe created it."
+    )
     metadata = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True, help_text="The full object as last synced.")
     synced_at = models.DateTimeField(

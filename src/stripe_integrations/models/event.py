@@ -41,7 +41,7 @@ class AbstractEvent(StripeModel):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     traceback = models.TextField(blank=True, default="")
-    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    received_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(
         null=True, blank=True, help_text="When the current attempt started."
