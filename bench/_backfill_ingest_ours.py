@@ -1,0 +1,95 @@
+"""Our side of ``bench/ingest.py`` (the project's ``.venv``): ``run_sync`` over a generated
+account served from memory, into the benchmark database. Prints one line of JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+from _backfill_common import (
+    GeneratedStripe,
+    PeakRSS,
+    StatementCounter,
+    bench_client,
+    dataset_for,
+    setup_django,
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--invoices", action="store_true")
+    parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--start", type=int)
+    args = parser.parse_args()
+
+    setup_django()
+    from django.db import connection
+
+    from stripe_integrations.backfill import SyncSettings, run_sync
+    from stripe_integrations.models import (
+        Customer,
+        Invoice,
+        InvoiceLineItem,
+        Price,
+        Subscription,
+        SubscriptionItem,
+    )
+
+    dataset = dataset_for(args.scale, invoices=args.invoices, start=args.start)
+    server = GeneratedStripe(dataset)
+    resources = ["customers", "subscriptions"] + (["invoices"] if args.invoices else [])
+    settings = SyncSettings(client=bench_client(server), rate=1e9, workers=args.workers)
+    counter = StatementCounter()
+    if args.tracemalloc:
+        tracemalloc.start()
+    started = time.perf_counter()
+    with PeakRSS() as rss, connection.execute_wrapper(counter):
+        stats = run_sync(resources, settings)
+    wall = time.perf_counter() - started
+    traced_peak = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
+    rows = {
+        "customers": Customer.objects.count(),
+        "subscriptions": Subscription.objects.count(),
+        "subscription_items": SubscriptionItem.objects.count(),
+        "prices": Price.objects.count(),
+        "invoices": Invoice.objects.count(),
+        "invoice_lines": InvoiceLineItem.objects.count(),
+    }
+    objects = sum(s.objects for s in stats)
+    result: dict[str, Any] = {
+        "side": "ours",
+        "db": connection.vendor,
+        "objects": objects,
+        "seconds": wall,
+        "objects_per_s": objects / wall,
+        "statements": counter.count,
+        "statements_per_1000": 1000 * counter.count / max(1, objects),
+        "rss_growth_mb": rss.growth_mb,
+        "tracemalloc_peak_mb": traced_peak,
+        "requests": server.counts["requests"],
+        "rows": rows,
+        "per_resource": [
+            {
+                "resource": s.resource,
+                "objects": s.objects,
+                "pages": s.pages,
+                "slices": s.slices,
+                "seconds": s.seconds,
+                "objects_per_s": s.rate,
+            }
+            for s in stats
+        ],
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""Runs the slices of one resource: fetcher threads, one writer.
+
+``workers`` threads each follow one slice's chain of pages (HTTP only, no database) and put
+every page on a bounded queue; the calling thread takes pages off the queue and hands them to
+a :class:`Sink` in batches (several pages in one transaction when they wait in the queue).
+A chain that still has pages while a worker is idle splits its slice (see
+:mod:`.slices`). Memory is bounded by the queue, whatever the account size.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stripe_integrations.backfill.fetcher import Fetcher
+from stripe_integrations.backfill.pages import Page, fetch_page
+from stripe_integrations.backfill.registry import Resource
+from stripe_integrations.backfill.slices import PAGE_SIZE, Slice
+
+
+@dataclass
+class PageResult:
+    """A fetched page with the state of its slice after it, and slices split off by it."""
+
+    slice: Slice
+    page: Page
+    new_slices: list[Slice] = field(default_factory=list)
+
+
+class Sink(Protocol):
+    """Where pages go: the database (sync), nowhere (dry run), a comparison (reconcile)."""
+
+    def write(self, resource: Resource, results: list[PageResult]) -> None:
+        """Handle pages in fetch order (those of one slice in chain order)."""
+
+
+@dataclass
+class ResourceStats:
+    """The outcome of one resource's run."""
+
+    resource: str
+    objects: int = 0
+    pages: int = 0
+    slices: int = 0
+    slices_done: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    skipped: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Objects per second."""
+        return self.objects / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress(Protocol):
+    """Receives the state of a run after every batch written."""
+
+    def start(self, resource: str) -> None:
+        """A resource begins."""
+
+    def update(self, stats: ResourceStats, slices: dict[Any, Slice]) -> None:
+        """A batch was written."""
+
+    def finish(self, stats: ResourceStats) -> None:
+        """A resource ended (done, interrupted, or failed)."""
+
+
+class _Error:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+class Engine:
+    """Fetches the slices of ``resource`` concurrently and feeds ``sink`` in one thread.
+
+    ``dispatch``, when given, receives the slices split off instead of running them here
+    (after the batch that recorded them was written): the Celery backend sends them as tasks.
+    ``idle`` then says how many more slices are wanted.
+    """
+
+    def __init__(
+        self,
+        resource: Resource,
+        fetcher: Fetcher,
+        sink: Sink,
+        *,
+        workers: int = 4,
+        batch_size: int = 1000,
+        progress: Progress | None = None,
+        dispatch: Callable[[list[Slice]], None] | None = None,
+        idle: Callable[[], int] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.resource = resource
+        self.fetcher = fetcher
+        self.sink = sink
+        self.workers = max(1, workers)
+        self.batch_size = max(1, batch_size)
+        self.progress = progress
+        self.dispatch = dispatch
+        self.idle_fn = idle
+        self.external_stop = stop
+        self._halt = threading.Event()
+        self._cond = threading.Condition()
+        self._work: deque[Slice] = deque()
+        self._open = 0
+        self._idle = 0
+        self._remote_wanted = 0
+        self._out: queue.Queue[Any] = queue.Queue(maxsize=2 * self.workers)
+        self.slices: dict[Any, Slice] = {}
+
+    # -- fetcher threads ---------------------------------------------------------------------
+
+    def _stopped(self) -> bool:
+        return self._halt.is_set() or (
+            self.external_stop is not None and self.external_stop.is_set()
+        )
+
+    def _next_slice(self) -> Slice | None:
+        with self._cond:
+            while not self._work and self._open > 0 and not self._stopped():
+                self._idle += 1
+                self._cond.wait(0.2)
+                self._idle -= 1
+            if self._stopped() or not self._work:
+                return None
+            return self._work.popleft()
+
+    def _wanted(self) -> int:
+        with self._cond:
+            if self.idle_fn is not None:
+                wanted, self._remote_wanted = self._remote_wanted, 0
+                return wanted
+            return max(0, self._idle - len(self._work))
+
+    def _refresh_wanted(self) -> None:
+        if self.idle_fn is not None:
+            wanted = max(0, self.idle_fn())
+            with self._cond:
+                self._remote_wanted = wanted
+
+    def _put(self, item: Any) -> bool:
+        while not self._stopped():
+            try:
+                self._out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _chain(self, slc: Slice) -> None:
+        page_size = self.resource.customer_page_size if self.resource.per_customer else PAGE_SIZE
+        while not self._stopped():
+            page = fetch_page(self.fetcher, self.resource, slc)
+            slc.advance(
+                page.listed,
+                len(page.objects),
+                page.last_id,
+                page.last_created,
+                page.first_created,
+                page.has_more,
+            )
+            new: list[Slice] = []
+            if not slc.done:
+                wanted = self._wanted()
+                if wanted:
+                    new = slc.split(wanted, page_size)
+            if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new])):
+                return
+            with self._cond:
+                if new and self.dispatch is None:
+                    self._work.extend(new)
+                    self._open += len(new)
+                if slc.done:
+                    self._open -= 1
+                self._cond.notify_all()
+            if slc.done:
+                return
+
+    def _worker(self) -> None:
+        try:
+            while True:
+                slc = self._next_slice()
+                if slc is None:
+                    break
+                self._chain(slc)
+        except BaseException as exc:  # handed to the writer, which raises it
+            self._halt.set()
+            self._out.put(_Error(exc))
+        finally:
+            self._out.put(_DONE)
+
+    # -- the writer (calling thread) ---------------------------------------------------------
+
+    def run(self, slices: list[Slice]) -> ResourceStats:
+        """Run every slice to its end; returns the counts. Pages already written stay
+        written when a fetch or the sink fails (the error is raised after them) or the run
+        is interrupted."""
+        stats = ResourceStats(self.resource.name, slices=len(slices))
+        pending = [s for s in slices if not s.done]
+        for s in slices:
+            self.slices[s.key] = s.copy()
+        stats.slices_done = len(slices) - len(pending)
+        requests0 = _snapshot(self.fetcher)
+        started = time.monotonic()
+        if self.progress:
+            self.progress.start(self.resource.name)
+        self._work.extend(pending)
+        self._open = len(pending)
+        threads = [
+            threading.Thread(target=self._worker, name=f"stripe-sync-{i}", daemon=True)
+            for i in range(self.workers if pending else 0)
+        ]
+        self._refresh_wanted()
+        for thread in threads:
+            thread.start()
+        error: BaseException | None = None
+        running = len(threads)
+        try:
+            while running:
+                batch, running, error = self._collect(running)
+                if batch:
+                    self.sink.write(self.resource, batch)
+                    self._account(batch, stats)
+                    if self.dispatch is not None:
+                        split = [n for result in batch for n in result.new_slices]
+                        if split:
+                            self.dispatch(split)
+                        self._refresh_wanted()
+                    stats.seconds = time.monotonic() - started
+                    _apply(stats, self.fetcher, requests0)
+                    if self.progress:
+                        self.progress.update(stats, self.slices)
+                if error is not None:
+                    break
+        except BaseException:
+            stats.interrupted = True
+            raise
+        finally:
+            self._halt.set()
+            self._join(threads)
+            stats.seconds = time.monotonic() - started
+            _apply(stats, self.fetcher, requests0)
+            if error is not None or stats.slices_done < stats.slices:
+                stats.interrupted = True
+            if self.progress:
+                self.progress.finish(stats)
+        if error is not None:
+            raise error
+        return stats
+
+    def _join(self, threads: list[threading.Thread], timeout: float = 5.0) -> None:
+        """Wait for the fetchers to leave (draining the queue so none blocks on it)."""
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            while thread.is_alive() and time.monotonic() < deadline:
+                try:
+                    while True:
+                        self._out.get_nowait()
+                except queue.Empty:
+                    pass
+                thread.join(timeout=0.05)
+
+    def _collect(self, running: int) -> tuple[list[PageResult], int, BaseException | None]:
+        """Wait for a page, then take the pages already queued, up to ``batch_size`` objects."""
+        batch: list[PageResult] = []
+        size = 0
+        error: BaseException | None = None
+        block = True
+        while running and size < self.batch_size:
+            try:
+                item = self._out.get(timeout=0.2) if block else self._out.get_nowait()
+            except queue.Empty:
+                if batch or not block:
+                    break
+                continue
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, _Error):
+                error = error or item.exc
+            else:
+                batch.append(item)
+                size += max(1, len(item.page.objects))
+                block = False
+        return batch, running, error
+
+    def _account(self, batch: list[PageResult], stats: ResourceStats) -> None:
+        for result in batch:
+            stats.pages += 1
+            stats.objects += len(result.page.objects)
+            for new in result.new_slices:
+                self.slices[new.key] = new
+                stats.slices += 1
+            self.slices[result.slice.key] = result.slice
+            if result.slice.done:
+                stats.slices_done += 1
+
+
+def _snapshot(fetcher: Fetcher) -> tuple[int, int, int]:
+    s = fetcher.stats
+    return (s.requests, s.retries, s.throttled)
+
+
+def _apply(stats: ResourceStats, fetcher: Fetcher, base: tuple[int, int, int]) -> None:
+    now = _snapshot(fetcher)
+    stats.requests, stats.retries, stats.throttled = (a - b for a, b in zip(now, base, strict=True))

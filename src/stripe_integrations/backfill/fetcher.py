@@ -1,0 +1,109 @@
+"""Rate-limited, retried GET requests to Stripe for the backfill.
+
+Every attempt takes a token from the :class:`~.ratelimit.TokenBucket` first, retries
+included, so the rate holds whatever fails. A 429 slows the whole process down; 5xx, 409
+and connection errors are retried after an exponential back-off with jitter. List and
+retrieve calls are GETs: a retry repeats the same request, with no side effect.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from stripe_integrations.backfill.ratelimit import TokenBucket
+from stripe_integrations.exceptions import StripeAPIError
+
+
+def default_backoff(attempt: int) -> float:
+    """Seconds before retry number ``attempt`` (1, 2...): 0.5 s doubling to 30 s, jittered."""
+    base: float = min(30.0, 0.5 * 2.0 ** (attempt - 1))
+    return base * (0.5 + random.random() / 2.0)
+
+
+@dataclass
+class FetchStats:
+    """What the fetcher did (read by progress and summaries)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    errors: int = 0
+
+
+class Fetcher:
+    """GETs JSON from Stripe through a shared client, within the bucket's rate."""
+
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        bucket: TokenBucket,
+        *,
+        max_attempts: int = 10,
+        backoff: Callable[[int], float] = default_backoff,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.stats = FetchStats()
+        self._lock = threading.Lock()
+
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The decoded JSON body of ``GET path``; :class:`StripeAPIError` when Stripe refuses
+        the request or it still fails after ``max_attempts`` attempts."""
+        attempt = 0
+        while True:
+            self.bucket.acquire()
+            self._count(requests=1)
+            try:
+                response = self.client.raw_request(
+                    "get", path, **dict(params or {}), max_network_retries=0
+                )
+            except stripe.StripeError as exc:
+                kind = classify(exc)
+                if kind is None:
+                    self._count(errors=1)
+                    raise StripeAPIError.from_stripe(exc) from exc
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    self._count(errors=1)
+                    raise StripeAPIError.from_stripe(exc) from exc
+                delay = self.backoff(attempt)
+                if kind == "rate_limited":
+                    self._count(retries=1, throttled=1)
+                    self.bucket.throttled(delay)
+                else:
+                    self._count(retries=1)
+                    self.sleep(delay)
+                continue
+            self.bucket.succeeded()
+            data = response.data
+            return data if isinstance(data, dict) else {}
+
+
+def classify(exc: stripe.StripeError) -> str | None:
+    """``"rate_limited"`` (429), ``"transient"`` (5xx, 409, lock timeouts, network) or None
+    for an error a retry cannot fix."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return "transient"
+    status = exc.http_status or 0
+    code = exc.code or getattr(exc.error, "code", None)
+    if status == 429 and code != "lock_timeout":
+        return "rate_limited"
+    if status >= 500 or status in (409, 429):
+        return "transient"
+    return None
