@@ -22,8 +22,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The example project on http://127.0.0.1:8000 with a demo admin, against localstripe (or Stripe
+# test mode when STRIPE_API_KEY=sk_test_... is set). Options: make demo DEMO_ARGS="--help".
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(BIN)/python example/demo.py
+	$(BIN)/python example/demo.py $(DEMO_ARGS)
+
+# The scripted tour of the customer actions (in-process fake Stripe, no server).
+.PHONY: demo-tour browser-test-deps
+demo-tour: $(STAMP)
+	$(BIN)/python example/tour.py
+
+# What tests/test_browser.py needs: Debian's chromium (installed only when missing; Playwright
+# drives it, `playwright install` is never used) and the playwright package in the venv.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-test-deps: $(STAMP)
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
+	@$(BIN)/python -c "import playwright.sync_api" 2>/dev/null || $(BIN)/pip install -q playwright
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests example
@@ -63,7 +79,7 @@ test-django6: .venv-py312/.installed-stamp .venv-py313/.installed-stamp
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-test: lint typecheck check-migrations docs test-sqlite test-postgres test-django6
+test: lint typecheck check-migrations docs browser-test-deps test-sqlite test-postgres test-django6
 
 clean:
 	rm -rf $(VENV) .venv-py312 .venv-py313 site .pytest_cache .mypy_cache .ruff_cache
