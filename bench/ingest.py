@@ -63,11 +63,17 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--db", default="postgres,sqlite")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--writer-prototype",
+        action="store_true",
+        help="also run ours on PostgreSQL with bench/_backfill_writer_prototype.py (a what-if)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     invoices = not args.no_invoices
-    newest = int(100_000 * max(args.scale, args.peer_scale))
+    # Every generated object must be older than the run (4 a second, invoices the most).
+    newest = int((200_000 if invoices else 100_000) * max(args.scale, args.peer_scale))
     start = int(time.time()) - newest // 4 - 3600
     tmp = tempfile.mkdtemp(prefix="bench-ingest-")
     results: dict[str, Any] = {"ours": {}, "peer": None}
@@ -83,6 +89,18 @@ def main() -> int:
             ours_args.append("--invoices")
         print(f"ours on {db} ...", file=sys.stderr)
         results["ours"][db] = run_side(OURS_PYTHON, "_backfill_ingest_ours.py", ours_args, env)
+    if args.writer_prototype:
+        env = {
+            "BENCH_DB": "postgres",
+            "BENCH_PG_NAME": "bench_ingest",
+            "PYTHONPATH": os.pathsep.join([BENCH_DIR, os.path.join(REPO_DIR, "src")]),
+        }
+        proto_args = [f"--scale={args.scale}", f"--workers={args.workers}", f"--start={start}"]
+        proto_args += ["--writer-prototype"] + (["--invoices"] if invoices else [])
+        print("ours on postgres with the prototype writer ...", file=sys.stderr)
+        results["ours"]["postgres+prototype-writer"] = run_side(
+            OURS_PYTHON, "_backfill_ingest_ours.py", proto_args, env
+        )
     if not args.no_peer:
         if not os.path.exists(PEER_PYTHON):
             from webhooks import ensure_peer_venv
@@ -111,18 +129,22 @@ def main() -> int:
         f"(dj-stripe x {args.peer_scale}), {os.cpu_count()} CPUs, "
         f"load average at the end {os.getloadavg()[0]:.1f}"
     )
-    header = f"{'side':<22}{'objects':>10}{'seconds':>10}{'objects/s':>11}"
+    rows = [(f"ours {db}", r) for db, r in results["ours"].items()]
+    name_width = max(24, *(len(n) + 2 for n, _ in rows))
+    header = f"{'side':<{name_width}}{'objects':>10}{'seconds':>10}{'objects/s':>11}"
     header += f"{'stmts/1000':>12}{'peak RSS +MB':>14}"
     print(header)
-    rows = [(f"ours {db}", r) for db, r in results["ours"].items()]
     if results["peer"]:
         rows.append(("dj-stripe 2.11 postgres", results["peer"]))
     for name, r in rows:
         print(
-            f"{name:<22}{r['objects']:>10,}{r['seconds']:>10.1f}{r['objects_per_s']:>11,.0f}"
+            f"{name:<{name_width}}{r['objects']:>10,}{r['seconds']:>10.1f}{r['objects_per_s']:>11,.0f}"
             f"{r['statements_per_1000']:>12,.1f}{r['rss_growth_mb']:>14.1f}"
         )
     for db, r in results["ours"].items():
+        expected = int(100_000 * args.scale) * 2 + (int(200_000 * args.scale) if invoices else 0)
+        if r["objects"] != expected:
+            print(f"  ours {db}: {r['objects']:,} objects synced, {expected:,} expected!")
         rates = ", ".join(f"{p['resource']} {p['objects_per_s']:,.0f}/s" for p in r["per_resource"])
         print(f"  ours {db}: {rates}")
     peer = results["peer"]

@@ -14,7 +14,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from stripe_integrations.backfill import SyncSettings, get_resource, resource_names, run_sync
+from stripe_integrations.backfill import (
+    SyncSettings,
+    get_resource,
+    reconcile,
+    resource_names,
+    run_sync,
+)
 from stripe_integrations.backfill import registry as registry_module
 from stripe_integrations.backfill.engine import Engine, PageResult
 from stripe_integrations.backfill.fetcher import Fetcher
@@ -293,6 +299,48 @@ def test_subscriptions_with_items_and_every_status(fake_stripe: FakeStripe) -> N
     assert all(
         r.params.get("status") == "all" for r in list_requests(fake_stripe, "/v1/subscriptions")
     )
+
+
+def test_every_registered_resource_syncs_from_the_fake(fake_stripe: FakeStripe) -> None:
+    """The default run (all resources, dependency order) against every list the fake has."""
+    from django.apps import apps
+
+    customer = fake_stripe.add("customer", email="all@example.com")
+    fake_stripe.add("payment_method", customer=customer["id"])
+    product = fake_stripe.add("product", name="Plan")
+    price = fake_stripe.add(
+        "price",
+        product=product["id"],
+        unit_amount=700,
+        currency="usd",
+        recurring={"interval": "month"},
+    )
+    fake_stripe.add("coupon", percent_off=10, duration="once")
+    fake_stripe.add("subscription", customer=customer["id"], items=[{"price": price["id"]}])
+    fake_stripe.add("invoice", customer=customer["id"])
+    fake_stripe.add("payment_intent", amount=1000, currency="usd", customer=customer["id"])
+    stats = {s.resource: s for s in run_sync(settings=fast(workers=2))}
+    assert list(stats) == resource_names()
+    for name, resource_stats in stats.items():
+        model = get_resource(name).model_class
+        assert model.objects.count() >= resource_stats.objects, name
+        assert not resource_stats.interrupted, name
+    for name in (
+        "customers",
+        "payment_methods",
+        "products",
+        "prices",
+        "coupons",
+        "subscriptions",
+        "invoices",
+        "payment_intents",
+    ):
+        if name in stats:
+            assert stats[name].objects >= 1, name
+    assert apps.get_model("stripe_integrations", "Customer").objects.count() == 1
+    drift = reconcile(settings=fast(workers=2))
+    assert [d.resource for d in drift] == resource_names()
+    assert all(d.clean for d in drift), [d.as_dict() for d in drift if not d.clean]
 
 
 def test_payment_methods_are_listed_per_customer(fake_stripe: FakeStripe) -> None:

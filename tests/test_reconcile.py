@@ -149,3 +149,14 @@ def test_since_limits_what_is_compared(account: dict[str, Any]) -> None:
     Customer.objects.filter(stripe_id=account["customers"][0]).delete()  # created at BASE
     [drift] = reconcile(["customers"], since=BASE + 10, settings=None, workers=2, rate=10_000)
     assert drift.clean and drift.listed == 250 - 30
+
+
+def test_periodic_reconcile_task(account: dict[str, Any]) -> None:
+    """The Celery beat entry point, called in-process: a JSON-friendly report."""
+    from stripe_integrations.backfill.tasks import reconcile_task
+
+    Customer.objects.filter(stripe_id=account["customers"][5]).delete()
+    [entry] = reconcile_task(["customers"], fix=True, since_days=None)
+    assert (entry["resource"], entry["missing"], entry["fixed"]) == ("customers", 1, 1)
+    assert json.loads(json.dumps(entry)) == entry
+    assert Customer.objects.filter(stripe_id=account["customers"][5]).exists()

@@ -118,6 +118,8 @@ class Engine:
         self._open = 0
         self._idle = 0
         self._remote_wanted = 0
+        self._reserved = 0
+        self._remaining: dict[Any, float] = {}
         self._out: queue.Queue[Any] = queue.Queue(maxsize=2 * self.workers)
         self.slices: dict[Any, Slice] = {}
 
@@ -138,12 +140,43 @@ class Engine:
                 return None
             return self._work.popleft()
 
-    def _wanted(self) -> int:
+    def _wanted(self, slc: Slice, page_size: int) -> int:
+        """Slices wanted from ``slc`` now; the caller owns them until :meth:`_release`.
+
+        Only chains with at least half the most work left of any chain give work away:
+        splitting small chains multiplies slices, each ending with a partial page.
+        """
         with self._cond:
+            remaining = slc.remaining_pages(page_size)
+            if slc.done:
+                self._remaining.pop(slc.key, None)
+                return 0
+            self._remaining[slc.key] = remaining
             if self.idle_fn is not None:
                 wanted, self._remote_wanted = self._remote_wanted, 0
                 return wanted
-            return max(0, self._idle - len(self._work))
+            if remaining < 0.5 * max(self._remaining.values(), default=0.0):
+                return 0
+            spare = self._idle - len(self._work) - self._reserved
+            needed = self.fetcher.concurrency_needed()
+            if needed:  # more chains than the rate can feed only add partial pages
+                busy = self.workers - self._idle
+                spare = min(spare, needed - busy - len(self._work) - self._reserved)
+            wanted = max(0, spare)
+            self._reserved += wanted
+            return wanted
+
+    def _min_piece(self) -> float:
+        """Smallest piece worth splitting off: a page when most workers are idle (the end of
+        a run), else the default."""
+        with self._cond:
+            tail = self.idle_fn is None and self._idle > self.workers // 2
+        return 1.0 if tail else 0.0
+
+    def _release(self, wanted: int) -> None:
+        with self._cond:
+            if self.idle_fn is None:
+                self._reserved -= wanted
 
     def _refresh_wanted(self) -> None:
         if self.idle_fn is not None:
@@ -173,11 +206,13 @@ class Engine:
                 page.has_more,
             )
             new: list[Slice] = []
-            if not slc.done:
-                wanted = self._wanted()
-                if wanted:
-                    new = slc.split(wanted, page_size)
+            wanted = self._wanted(slc, page_size)
+            if wanted:
+                new = slc.split(wanted, page_size, self._min_piece())
+                with self._cond:
+                    self._remaining[slc.key] = slc.remaining_pages(page_size)
             if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new])):
+                self._release(wanted)
                 return
             with self._cond:
                 if new and self.dispatch is None:
@@ -186,6 +221,7 @@ class Engine:
                 if slc.done:
                     self._open -= 1
                 self._cond.notify_all()
+            self._release(wanted)
             if slc.done:
                 return
 

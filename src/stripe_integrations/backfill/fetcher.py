@@ -8,6 +8,7 @@ retrieve calls are GETs: a retry repeats the same request, with no side effect.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -55,7 +56,23 @@ class Fetcher:
         self.backoff = backoff
         self.sleep = sleep
         self.stats = FetchStats()
+        #: Moving average of the seconds Stripe takes to answer (None before an answer).
+        self.latency: float | None = None
         self._lock = threading.Lock()
+
+    def _observe(self, seconds: float) -> None:
+        with self._lock:
+            if self.latency is None:
+                self.latency = seconds
+            else:
+                self.latency += (seconds - self.latency) * 0.1
+
+    def concurrency_needed(self) -> int:
+        """Requests in flight that keep the bucket's rate busy at the latency seen so far
+        (0 before the first answer)."""
+        if self.latency is None:
+            return 0
+        return math.ceil(self.bucket.rate * self.latency * 1.25)
 
     def _count(self, **deltas: int) -> None:
         with self._lock:
@@ -69,6 +86,7 @@ class Fetcher:
         while True:
             self.bucket.acquire()
             self._count(requests=1)
+            sent = time.monotonic()
             try:
                 response = self.client.raw_request(
                     "get", path, **dict(params or {}), max_network_retries=0
@@ -91,6 +109,7 @@ class Fetcher:
                     self.sleep(delay)
                 continue
             self.bucket.succeeded()
+            self._observe(time.monotonic() - sent)
             data = response.data
             return data if isinstance(data, dict) else {}
 

@@ -36,6 +36,14 @@ def estimate_remaining(slices: Iterable[Slice]) -> float:
     return remaining
 
 
+def eta(stats: ResourceStats, remaining: float) -> str:
+    """``~1:23`` from the rate so far, ``?`` while the estimate means little (no rate yet, or
+    a range not explored enough to guess from)."""
+    if stats.rate <= 0 or remaining > 100 * max(stats.objects, 1000):
+        return "?"
+    return "~" + format_duration(remaining / stats.rate)
+
+
 def format_duration(seconds: float) -> str:
     """``1:02:03`` or ``2:03``."""
     seconds = max(0, int(seconds))
@@ -53,9 +61,8 @@ def describe(stats: ResourceStats, slices: dict[Any, Slice] | None = None) -> st
     if stats.retries:
         text += f" ({stats.retries:,} retried, {stats.throttled:,} rate-limited)"
     text += f", slices {stats.slices_done}/{stats.slices}"
-    if slices is not None and stats.rate > 0:
-        remaining = estimate_remaining(slices.values())
-        text += f", ETA ~{format_duration(remaining / stats.rate)}"
+    if slices is not None:
+        text += f", ETA {eta(stats, estimate_remaining(slices.values()))}"
     return text
 
 
@@ -100,10 +107,9 @@ class ConsoleProgress:
         fraction = stats.objects / total if total > 0 else 0.0
         width = 24
         filled = round(fraction * width)
-        eta = format_duration(remaining / stats.rate) if stats.rate > 0 else "?"
         return (
             f"{stats.resource:<16} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{stats.objects:>10,} {stats.rate:>8,.0f}/s  ETA ~{eta}  "
+            f"{stats.objects:>10,} {stats.rate:>8,.0f}/s  ETA {eta(stats, remaining):<9} "
             f"slices {stats.slices_done}/{stats.slices}"
         )
 

@@ -84,20 +84,28 @@ class Slice:
             self.position = last_created
         self.done = not has_more
 
-    def split(self, parts: int, page_size: int = PAGE_SIZE) -> list[Slice]:
+    def split(self, parts: int, page_size: int = PAGE_SIZE, min_pages: float = 0) -> list[Slice]:
         """Give away up to ``parts`` new slices below the chain; returns them.
 
         While the range left is much wider than what the chain has seen (the first pages of
         an account-wide slice), the chain keeps about :data:`KEEP_PAGES` pages' worth of
         seconds at the density seen so far and the new slices, going back in time, double
         in width, the last one reaching down to ``gte``. Otherwise the range left is cut in
-        pieces of equal estimated size, none smaller than :data:`MIN_PIECE_PAGES` pages.
+        pieces of equal estimated size, none smaller than ``min_pages`` pages
+        (:data:`MIN_PIECE_PAGES` by default; less at the end of a run, when workers are idle
+        and a partial page costs less than waiting).
         """
         if parts < 1 or not self.splittable():
             return []
         assert self.position is not None
         cuts = split_points(
-            self.gte, self.position, parts, self.density(), self.seen_span(), page_size
+            self.gte,
+            self.position,
+            parts,
+            self.density(),
+            self.seen_span(),
+            page_size,
+            min_pages or MIN_PIECE_PAGES,
         )
         if not cuts:
             return []
@@ -108,6 +116,16 @@ class Slice:
             upper = lower
         self.gte = cuts[0]
         return pieces
+
+    def remaining_pages(self, page_size: int = PAGE_SIZE) -> float:
+        """Pages estimated below the chain's position (infinite while unexplored)."""
+        if self.done or self.position is None:
+            return 0.0
+        span = self.position - self.gte + 1
+        density = self.density()
+        if density <= 0 or span > EXPLORE_FACTOR * self.seen_span():
+            return math.inf
+        return density * span / page_size
 
     def seen_span(self) -> int:
         """Seconds the chain's density was measured over."""
@@ -125,6 +143,7 @@ def split_points(
     density: float,
     seen: int = 0,
     page_size: int = PAGE_SIZE,
+    min_pages: float = MIN_PIECE_PAGES,
 ) -> list[int]:
     """Descending cut points in ``(gte, position]``, at most ``parts`` of them (see
     :meth:`Slice.split`)."""
@@ -136,7 +155,7 @@ def split_points(
     if span > EXPLORE_FACTOR * max(1, seen):
         return _doubling_cuts(gte, position, parts, math.ceil(KEEP_PAGES * page_size / density))
     remaining_pages = density * (span + 1) / page_size
-    pieces = min(parts + 1, int(remaining_pages // MIN_PIECE_PAGES))
+    pieces = min(parts + 1, int(remaining_pages // min_pages))
     return _even_cuts(gte, position, pieces) if pieces >= 2 else []
 
 
