@@ -191,7 +191,7 @@ class ReconcileSink:
                 gone_ids.append(stripe_id)
         with transaction.atomic():
             if objects:
-                resource.sync(objects)
+                resource.write(objects)
             if gone_ids:
                 _forget(resource, gone_ids)
         self.drift.fixed += len(objects) + len(gone_ids)
@@ -201,7 +201,7 @@ def _forget(resource: Resource, ids: list[str]) -> None:
     """Record that Stripe no longer has ``ids``: marked deleted through the sync function
     when the model keeps deleted rows, removed otherwise."""
     if resource.gone is not None:
-        resource.sync([{"id": i, "object": resource.object, "deleted": True} for i in ids])
+        resource.write([{"id": i, "object": resource.object, "deleted": True} for i in ids])
         return
     model: type[models.Model] = resource.model_class
     model._default_manager.filter(stripe_id__in=ids).delete()

@@ -7,6 +7,8 @@ one with :func:`register`; the built-in ones are in :mod:`.resources`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,8 +17,9 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-#: A sync function of :mod:`stripe_integrations.sync.upsert` (objects in, rows out).
-SyncFunction = Callable[[Iterable[Any]], Any]
+#: A sync function of :mod:`stripe_integrations.sync.upsert`: objects in, rows out. The
+#: backfill passes ``returning=False`` (it needs no rows back) to a function that accepts it.
+SyncFunction = Callable[..., Any]
 #: A mapping function of :mod:`stripe_integrations.sync.mapping` (object in, columns out).
 FieldsFunction = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -64,11 +67,29 @@ class Resource:
             return apps.get_model(self.model)
         return self.model
 
+    def write(self, objects: list[dict[str, Any]]) -> None:
+        """Mirror ``objects`` through ``sync``, asking for no rows back when it can."""
+        if _accepts_returning(self.sync):
+            self.sync(objects, returning=False)
+        else:
+            self.sync(objects)
+
     @property
     def marker_columns(self) -> list[str]:
         """The ``markers`` that are concrete columns of the model."""
         names = {f.attname for f in self.model_class._meta.concrete_fields}
         return [m for m in self.markers if m in names]
+
+
+@functools.cache
+def _accepts_returning(function: SyncFunction) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "returning" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 _lock = threading.RLock()

@@ -61,7 +61,7 @@ class WriteSink:
         with transaction.atomic():
             fresh = drop_overtaken(resource, results)
             if fresh:
-                resource.sync(fresh)
+                resource.write(fresh)
             checkpoints.save(latest_states(results), self.run_started)
 
 

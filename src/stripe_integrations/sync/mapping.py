@@ -89,12 +89,44 @@ def list_data(value: Any) -> list[Any] | None:
 UNSTORED_KEYS = frozenset({"client_secret", "confirmation_secret"})
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def scrubbed(value: Any) -> Any:
-    """``value`` without client secrets, at any depth (expanded objects carry them too)."""
+    """``value`` without client secrets, at any depth (expanded objects carry them too).
+
+    Parts that hold no secret are returned as they are, not copied.
+    """
+    kind = type(value)
+    if kind is dict:
+        copy: dict[str, Any] | None = None
+        for key, item in value.items():
+            if key in UNSTORED_KEYS:
+                if copy is None:
+                    copy = dict(value)
+                del copy[key]
+                continue
+            if type(item) not in _SCALARS:
+                clean = scrubbed(item)
+                if clean is not item:
+                    if copy is None:
+                        copy = dict(value)
+                    copy[key] = clean
+        return value if copy is None else copy
+    if kind is list:
+        items: list[Any] | None = None
+        for index, item in enumerate(value):
+            if type(item) not in _SCALARS:
+                clean = scrubbed(item)
+                if clean is not item:
+                    if items is None:
+                        items = list(value)
+                    items[index] = clean
+        return value if items is None else items
     if isinstance(value, Mapping):
-        return {k: scrubbed(v) for k, v in value.items() if k not in UNSTORED_KEYS}
+        return scrubbed(dict(value))
     if isinstance(value, list):
-        return [scrubbed(v) for v in value]
+        return scrubbed(list(value))
     return value
 
 

@@ -35,25 +35,38 @@ from stripe_integrations.models import (
     Subscription,
     SubscriptionItem,
 )
-from stripe_integrations.sync import mapping
+from stripe_integrations.sync import bulk, mapping
 from stripe_integrations.sync import mapping_billing as billing
 
 M = TypeVar("M", bound=models.Model)
 Objects = Iterable[Any]
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 #: Child objects written by their parent's function (not collected as nested objects).
 CHILDREN = {"subscription": "subscription_item", "invoice": "line_item"}
 
 
 def upsert_rows(
-    model: type[M], rows: Sequence[Mapping[str, Any]], *, update_fields: Iterable[str] = ()
+    model: type[M],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    update_fields: Iterable[str] = (),
+    returning: bool = True,
 ) -> list[M]:
     """Insert or update ``rows`` (attribute dicts keyed by ``stripe_id``) in one statement.
 
     Only the attributes present in the rows are written on conflict, so local columns (the
     subscriber link, ``is_active``...) survive a sync. Duplicate ids keep the last row.
+
+    With ``returning=False`` nothing is returned, and on PostgreSQL the rows are written by
+    :func:`~stripe_integrations.sync.bulk.upsert_json`, several times faster than building
+    model instances.
     """
     if not rows:
+        return []
+    if not returning and bulk.usable(model):
+        bulk.upsert_json(model, rows, update_fields=update_fields)
         return []
     unique: dict[str, Mapping[str, Any]] = {}
     for row in rows:
@@ -61,12 +74,13 @@ def upsert_rows(
     keys = set().union(*(r.keys() for r in unique.values()))
     fields = sorted((keys | set(update_fields)) - {"stripe_id"})
     instances = [model(**row) for row in unique.values()]
-    return model._default_manager.bulk_create(
+    created = model._default_manager.bulk_create(
         instances,
         update_conflicts=True,
         unique_fields=["stripe_id"],
         update_fields=fields,
     )
+    return created if returning else []
 
 
 def _dicts(objects: Objects) -> list[dict[str, Any]]:
@@ -85,23 +99,39 @@ def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     """Mirrorable objects expanded or embedded anywhere inside ``parents`` (not the parents
     themselves, nor the children their own function writes)."""
     found: list[dict[str, Any]] = []
+    append = found.append
 
-    def walk(value: Any, child_kind: str | None, top: bool) -> None:
-        if isinstance(value, Mapping):
-            kind = value.get("object")
-            if not top and kind in SYNCERS and kind != child_kind and value.get("id"):
-                found.append(dict(value))
-                return
-            inner_child = CHILDREN.get(kind) if isinstance(kind, str) else None
-            for item in value.values():
-                if isinstance(item, Mapping | list):
-                    walk(item, inner_child or child_kind, False)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, child_kind, False)
+    def walk_list(items: list[Any], child_kind: str | None) -> None:
+        for item in items:
+            kind = type(item)
+            if kind in _SCALARS:
+                continue
+            if kind is list:
+                walk_list(item, child_kind)
+            elif kind is dict or isinstance(item, Mapping):
+                walk_mapping(item, child_kind)
+
+    def walk_mapping(value: Mapping[str, Any], child_kind: str | None) -> None:
+        kind = value.get("object")
+        if kind in SYNCERS and kind != child_kind and value.get("id"):
+            append(dict(value))
+            return
+        walk_children(value, CHILDREN.get(kind) if isinstance(kind, str) else None, child_kind)
+
+    def walk_children(value: Mapping[str, Any], inner: str | None, child: str | None) -> None:
+        child_kind = inner or child
+        for item in value.values():
+            kind = type(item)
+            if kind in _SCALARS:
+                continue
+            if kind is list:
+                walk_list(item, child_kind)
+            elif kind is dict or isinstance(item, Mapping):
+                walk_mapping(item, child_kind)
 
     for parent in parents:
-        walk(parent, None, True)
+        kind = parent.get("object")
+        walk_children(parent, CHILDREN.get(kind) if isinstance(kind, str) else None, None)
     return found
 
 
@@ -109,7 +139,7 @@ def sync_nested(parents: Iterable[Mapping[str, Any]]) -> None:
     """Mirror the objects expanded inside ``parents``."""
     nested = nested_objects(parents)
     if nested:
-        sync_objects(nested)
+        sync_objects(nested, returning=False)
 
 
 def _mark_deleted(model: type[M], stubs: Sequence[Mapping[str, Any]], flag: str) -> list[M]:
@@ -138,7 +168,9 @@ def _mark_deleted(model: type[M], stubs: Sequence[Mapping[str, Any]], flag: str)
     )
 
 
-def sync_customers(objects: Objects, *, local: Mapping[str, Any] | None = None) -> list[Customer]:
+def sync_customers(
+    objects: Objects, *, local: Mapping[str, Any] | None = None, returning: bool = True
+) -> list[Customer]:
     """Mirror customer objects (and what is expanded inside them).
 
     ``local`` adds local columns to every row (``subscriber_id``, ``is_active``...). A deleted
@@ -147,7 +179,7 @@ def sync_customers(objects: Objects, *, local: Mapping[str, Any] | None = None) 
     live, deleted = _split_deleted(objects)
     rows = [{**mapping.customer_fields(obj), **(local or {})} for obj in live]
     with transaction.atomic(savepoint=False):
-        result = upsert_rows(Customer, rows)
+        result = upsert_rows(Customer, rows, returning=returning)
         result += mark_customers_deleted(deleted)
         sync_nested(live)
     return result
@@ -158,13 +190,13 @@ def mark_customers_deleted(stubs: Sequence[Mapping[str, Any]]) -> list[Customer]
     return _mark_deleted(Customer, stubs, "is_active")
 
 
-def sync_payment_methods(objects: Objects) -> list[PaymentMethod]:
+def sync_payment_methods(objects: Objects, *, returning: bool = True) -> list[PaymentMethod]:
     """Mirror payment methods and legacy card sources."""
     rows = [mapping.payment_method_fields(d) for d in _dicts(objects)]
-    return upsert_rows(PaymentMethod, rows)
+    return upsert_rows(PaymentMethod, rows, returning=returning)
 
 
-def sync_subscriptions(objects: Objects) -> list[Subscription]:
+def sync_subscriptions(objects: Objects, *, returning: bool = True) -> list[Subscription]:
     """Mirror subscriptions with their items; items Stripe no longer lists are removed."""
     subs = _dicts(objects)
     if not subs:
@@ -175,8 +207,10 @@ def sync_subscriptions(objects: Objects) -> list[Subscription]:
         for item in mapping.subscription_items(sub)
     ]
     with transaction.atomic(savepoint=False):
-        result = upsert_rows(Subscription, [mapping.subscription_fields(s) for s in subs])
-        upsert_rows(SubscriptionItem, item_rows)
+        result = upsert_rows(
+            Subscription, [mapping.subscription_fields(s) for s in subs], returning=returning
+        )
+        upsert_rows(SubscriptionItem, item_rows, returning=False)
         SubscriptionItem.objects.filter(subscription_id__in=[s["id"] for s in subs]).exclude(
             stripe_id__in=[r["stripe_id"] for r in item_rows]
         ).delete()
@@ -184,7 +218,7 @@ def sync_subscriptions(objects: Objects) -> list[Subscription]:
     return result
 
 
-def sync_invoices(objects: Objects) -> list[Invoice]:
+def sync_invoices(objects: Objects, *, returning: bool = True) -> list[Invoice]:
     """Mirror invoices with their lines (lines no longer listed are removed when the
     embedded list is complete)."""
     live, deleted = _split_deleted(objects)
@@ -196,9 +230,11 @@ def sync_invoices(objects: Objects) -> list[Invoice]:
         if complete:
             complete_ids.append(invoice["id"])
     with transaction.atomic(savepoint=False):
-        result = upsert_rows(Invoice, [billing.invoice_fields(i) for i in live])
+        result = upsert_rows(
+            Invoice, [billing.invoice_fields(i) for i in live], returning=returning
+        )
         result += _mark_deleted(Invoice, deleted, "is_deleted")
-        upsert_rows(InvoiceLineItem, line_rows)
+        upsert_rows(InvoiceLineItem, line_rows, returning=False)
         if complete_ids:
             InvoiceLineItem.objects.filter(invoice_id__in=complete_ids).exclude(
                 stripe_id__in=[r["stripe_id"] for r in line_rows]
@@ -212,10 +248,10 @@ def _simple(
 ) -> Callable[[Objects], list[M]]:
     """A sync function for a resource without children."""
 
-    def sync(objects: Objects) -> list[M]:
+    def sync(objects: Objects, *, returning: bool = True) -> list[M]:
         live, deleted = _split_deleted(objects)
         with transaction.atomic(savepoint=False):
-            result = upsert_rows(model, [fields(d) for d in live])
+            result = upsert_rows(model, [fields(d) for d in live], returning=returning)
             if deleted and deletable:
                 result += _mark_deleted(model, deleted, "is_deleted")
             elif deleted:
@@ -240,10 +276,10 @@ sync_refunds = _simple(Refund, billing.refund_fields, deletable=False)
 sync_setup_intents = _simple(SetupIntent, billing.setup_intent_fields, deletable=False)
 
 
-def sync_events(objects: Objects) -> list[Event]:
+def sync_events(objects: Objects, *, returning: bool = True) -> list[Event]:
     """Mirror event objects (their ``data.object`` is not applied: handlers re-fetch)."""
     rows = [mapping.event_fields(d) for d in _dicts(objects)]
-    return upsert_rows(Event, rows)
+    return upsert_rows(Event, rows, returning=returning)
 
 
 #: Stripe ``object`` value -> the function that mirrors it.
@@ -268,7 +304,7 @@ SYNCERS: dict[str, Callable[..., list[Any]]] = {
 }
 
 
-def sync_objects(objects: Objects) -> list[models.Model]:
+def sync_objects(objects: Objects, *, returning: bool = True) -> list[models.Model]:
     """Mirror Stripe objects of any supported type, grouped by ``object``. Returns the rows
     of the given objects (not of the nested ones), in the order of the types."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -281,5 +317,5 @@ def sync_objects(objects: Objects) -> list[models.Model]:
     result: list[models.Model] = []
     with transaction.atomic(savepoint=False):
         for kind, group in groups.items():
-            result.extend(SYNCERS[kind](group))
+            result.extend(SYNCERS[kind](group, returning=returning))
     return result
