@@ -199,3 +199,46 @@ def test_fetcher_falls_back_to_raw_request(fake_stripe: FakeStripe, monkeypatch:
     fetcher = Fetcher(Internals(get_client()), TokenBucket(1000.0), sleep=lambda s: None)  # type: ignore[arg-type]
     page = fetcher.get("/v1/customers", {"limit": 10})
     assert page["data"][0]["email"] == "two@example.com"
+
+
+# -- the backfill's write path --------------------------------------------------------------------
+
+
+def _page_result(objects: list[dict[str, Any]], fetched_at: Any, planned: bool) -> Any:
+    from stripe_integrations.backfill.engine import PageResult
+    from stripe_integrations.backfill.pages import Page
+    from stripe_integrations.backfill.registry import get_resource
+    from stripe_integrations.backfill.slices import Slice
+
+    resource = get_resource("customers")
+    page = Page(objects=objects, has_more=False, last_id=None, last_created=None)
+    page.fetched_at = fetched_at
+    plan = resource.planner(objects) if planned and resource.planner else None
+    return resource, PageResult(Slice("customers", False, 0, 2_000_000_000), page, [], plan)
+
+
+@pytest.mark.parametrize("planned", [True, False], ids=["mapped-by-fetcher", "mapped-by-writer"])
+def test_a_row_written_after_the_fetch_is_not_overwritten(planned: bool) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from stripe_integrations.backfill.sinks import WriteSink
+
+    fetched_at = timezone.now() - timedelta(minutes=5)
+    stale = [
+        {"id": "cus_newer", "object": "customer", "email": "stale@example.com"},
+        {"id": "cus_older", "object": "customer", "email": "fresh-from-page@example.com"},
+    ]
+    sync_objects([{"id": "cus_newer", "object": "customer", "email": "webhook@example.com"}])
+    sync_objects([{"id": "cus_older", "object": "customer", "email": "before@example.com"}])
+    Customer.objects.filter(stripe_id="cus_older").update(
+        synced_at=fetched_at - timedelta(minutes=1)
+    )
+    resource, result = _page_result(stale, fetched_at, planned)
+    WriteSink(fetched_at).write(resource, [result])
+    emails = dict(Customer.objects.values_list("stripe_id", "email"))
+    assert emails == {
+        "cus_newer": "webhook@example.com",
+        "cus_older": "fresh-from-page@example.com",
+    }

@@ -21,6 +21,7 @@ from stripe_integrations.backfill.fetcher import Fetcher
 from stripe_integrations.backfill.pages import Page, fetch_page
 from stripe_integrations.backfill.registry import Resource
 from stripe_integrations.backfill.slices import PAGE_SIZE, Slice
+from stripe_integrations.sync.upsert import Plan
 
 
 @dataclass
@@ -30,10 +31,17 @@ class PageResult:
     slice: Slice
     page: Page
     new_slices: list[Slice] = field(default_factory=list)
+    #: The page's writes, mapped in the fetcher thread when the sink wants them.
+    plan: Plan | None = None
 
 
 class Sink(Protocol):
-    """Where pages go: the database (sync), nowhere (dry run), a comparison (reconcile)."""
+    """Where pages go: the database (sync), nowhere (dry run), a comparison (reconcile).
+
+    A sink with a true ``wants_plans`` attribute receives each page with its
+    :class:`~stripe_integrations.sync.upsert.Plan`, mapped by the fetcher thread while the
+    writer waits for the database.
+    """
 
     def write(self, resource: Resource, results: list[PageResult]) -> None:
         """Handle pages in fetch order (those of one slice in chain order)."""
@@ -120,8 +128,14 @@ class Engine:
         self._remote_wanted = 0
         self._reserved = 0
         self._remaining: dict[Any, float] = {}
-        self._out: queue.Queue[Any] = queue.Queue(maxsize=2 * self.workers)
+        # Room for two batches of full pages: the fetchers keep fetching (and mapping) while
+        # the writer waits for the database.
+        pages_per_batch = max(1, self.batch_size // PAGE_SIZE)
+        self._out: queue.Queue[Any] = queue.Queue(
+            maxsize=max(2 * self.workers, 2 * pages_per_batch)
+        )
         self.slices: dict[Any, Slice] = {}
+        self.planner = resource.planner if getattr(sink, "wants_plans", False) else None
 
     # -- fetcher threads ---------------------------------------------------------------------
 
@@ -211,7 +225,8 @@ class Engine:
                 new = slc.split(wanted, page_size, self._min_piece())
                 with self._cond:
                     self._remaining[slc.key] = slc.remaining_pages(page_size)
-            if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new])):
+            plan = self.planner(page.objects) if self.planner and page.objects else None
+            if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new], plan)):
                 self._release(wanted)
                 return
             with self._cond:

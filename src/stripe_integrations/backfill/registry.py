@@ -12,10 +12,13 @@ import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import models
+
+if TYPE_CHECKING:
+    from stripe_integrations.sync.upsert import Plan
 
 #: A sync function of :mod:`stripe_integrations.sync.upsert`: objects in, rows out. The
 #: backfill passes ``returning=False`` (it needs no rows back) to a function that accepts it.
@@ -66,6 +69,16 @@ class Resource:
         if isinstance(self.model, str):
             return apps.get_model(self.model)
         return self.model
+
+    @property
+    def planner(self) -> Callable[[Iterable[Any]], Plan] | None:
+        """The plan function matching ``sync`` when ``sync`` is a built-in sync function
+        (the backfill then maps pages in its fetcher threads), else None."""
+        from stripe_integrations.sync.upsert import PLANNERS, SYNCERS
+
+        if SYNCERS.get(self.object) is self.sync:
+            return PLANNERS[self.object]
+        return None
 
     def write(self, objects: list[dict[str, Any]]) -> None:
         """Mirror ``objects`` through ``sync``, asking for no rows back when it can."""

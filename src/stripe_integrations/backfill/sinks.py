@@ -6,12 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from stripe_integrations.backfill import checkpoints
 from stripe_integrations.backfill.engine import PageResult
 from stripe_integrations.backfill.registry import Resource
 from stripe_integrations.backfill.slices import Slice
+from stripe_integrations.sync.upsert import Plan
 
 
 def latest_states(results: Iterable[PageResult]) -> list[Slice]:
@@ -35,23 +36,43 @@ def drop_overtaken(resource: Resource, results: list[PageResult]) -> list[dict[s
             objects.append(obj)
     if not objects:
         return []
-    model: Any = resource.model_class
-    newer = dict(
-        model._default_manager.filter(
-            stripe_id__in=list(fetched), synced_at__gt=min(fetched.values())
-        ).values_list("stripe_id", "synced_at")
-    )
+    newer = _written_since(resource.model_class, list(fetched), min(fetched.values()))
     if not newer:
         return objects
     return [o for o in objects if not (o["id"] in newer and newer[o["id"]] > fetched[o["id"]])]
+
+
+def _written_since(model: Any, ids: list[str], since: datetime) -> dict[str, datetime]:
+    """``{stripe_id: synced_at}`` of the rows of ``ids`` written after ``since``."""
+    connection = connections[router.db_for_read(model)]
+    if connection.vendor == "postgresql" and not any("," in i for i in ids):
+        # One array parameter instead of a thousand: PostgreSQL plans it in no time.
+        quote = connection.ops.quote_name
+        sql = (
+            f"SELECT {quote('stripe_id')}, {quote('synced_at')} FROM "
+            f"{quote(model._meta.db_table)} WHERE {quote('stripe_id')} = "
+            f"ANY(string_to_array(%s, ',')) AND {quote('synced_at')} > %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [",".join(ids), since])
+            return dict(cursor.fetchall())
+    return dict(
+        model._default_manager.filter(stripe_id__in=ids, synced_at__gt=since).values_list(
+            "stripe_id", "synced_at"
+        )
+    )
 
 
 class WriteSink:
     """Writes each batch of pages and its checkpoints in one transaction.
 
     Statements per batch, whatever its size: one ``SELECT`` (rows written since the fetch),
-    the resource's sync function (one upsert per model), one checkpoint upsert.
+    one write per model (the pages' plans merged, or the resource's sync function), one
+    checkpoint upsert.
     """
+
+    #: Pages come with their plans (mapped in the fetcher threads).
+    wants_plans = True
 
     def __init__(self, run_started: datetime) -> None:
         self.run_started = run_started
@@ -60,7 +81,15 @@ class WriteSink:
         """Mirror the objects and record where each slice stands."""
         with transaction.atomic():
             fresh = drop_overtaken(resource, results)
-            if fresh:
+            total = sum(len(r.page.objects) for r in results)
+            plans = [r.plan for r in results if r.page.objects]
+            if fresh and len(fresh) == total and all(p is not None for p in plans):
+                merged = Plan()
+                for plan in plans:
+                    if plan is not None:
+                        merged.merge(plan)
+                merged.apply(returning=False)
+            elif fresh:  # some rows are newer than their page: map what is left
                 resource.write(fresh)
             checkpoints.save(latest_states(results), self.run_started)
 

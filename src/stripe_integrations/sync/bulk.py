@@ -95,9 +95,13 @@ def upsert_json(
     rows: Sequence[Mapping[str, Any]],
     *,
     update_fields: Iterable[str] = (),
+    only: bool = False,
 ) -> int:
     """Insert or update ``rows`` (attribute dicts keyed by ``stripe_id``) in one statement on
-    PostgreSQL; returns the number of distinct rows sent. Duplicate ids keep the last row."""
+    PostgreSQL; returns the number of distinct rows sent. Duplicate ids keep the last row.
+
+    On conflict, the columns the rows carry and ``update_fields`` are updated (only
+    ``update_fields`` with ``only=True``)."""
     if not rows:
         return 0
     unique: dict[str, Mapping[str, Any]] = {}
@@ -105,9 +109,12 @@ def upsert_json(
         unique[row["stripe_id"]] = row
     opts = model._meta
     fields = {f.attname: f for f in opts.concrete_fields if not f.primary_key}
-    present: set[str] = set(update_fields)
+    updated = set(update_fields)
+    present: set[str] = set(updated)
     for row in unique.values():
         present.update(row)
+    if not only:
+        updated = present
     unknown = present - fields.keys()
     if unknown:
         raise ValueError(f"{opts.label} has no column for {', '.join(sorted(unknown))}")
@@ -135,10 +142,10 @@ def upsert_json(
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     table = quote(opts.db_table)
-    present_names = {quote(column[c]) for c in present}
+    updated_names = {quote(column[c]) for c in updated}
     names = [quote(column[c]) for c in sorted(present) + sorted(insert_only)]
     key = quote(column["stripe_id"])
-    updates = [f"{n} = EXCLUDED.{n}" for n in names if n in present_names and n != key]
+    updates = [f"{n} = EXCLUDED.{n}" for n in names if n in updated_names and n != key]
     conflict = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
     sql = (
         f"INSERT INTO {table} ({', '.join(names)}) "

@@ -11,6 +11,7 @@ default payment method, an item's price...), which are mirrored too.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import models, transaction
@@ -52,12 +53,14 @@ def upsert_rows(
     rows: Sequence[Mapping[str, Any]],
     *,
     update_fields: Iterable[str] = (),
+    only: bool = False,
     returning: bool = True,
 ) -> list[M]:
     """Insert or update ``rows`` (attribute dicts keyed by ``stripe_id``) in one statement.
 
-    Only the attributes present in the rows are written on conflict, so local columns (the
-    subscriber link, ``is_active``...) survive a sync. Duplicate ids keep the last row.
+    Only the attributes present in the rows (and ``update_fields``) are written on conflict,
+    so local columns (the subscriber link, ``is_active``...) survive a sync; with
+    ``only=True``, only ``update_fields`` are. Duplicate ids keep the last row.
 
     With ``returning=False`` nothing is returned, and on PostgreSQL the rows are written by
     :func:`~stripe_integrations.sync.bulk.upsert_json`, several times faster than building
@@ -66,12 +69,12 @@ def upsert_rows(
     if not rows:
         return []
     if not returning and bulk.usable(model):
-        bulk.upsert_json(model, rows, update_fields=update_fields)
+        bulk.upsert_json(model, rows, update_fields=update_fields, only=only)
         return []
     unique: dict[str, Mapping[str, Any]] = {}
     for row in rows:
         unique[row["stripe_id"]] = row
-    keys = set().union(*(r.keys() for r in unique.values()))
+    keys = set() if only else set().union(*(r.keys() for r in unique.values()))
     fields = sorted((keys | set(update_fields)) - {"stripe_id"})
     instances = [model(**row) for row in unique.values()]
     created = model._default_manager.bulk_create(
@@ -137,35 +140,153 @@ def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 
 def sync_nested(parents: Iterable[Mapping[str, Any]]) -> None:
     """Mirror the objects expanded inside ``parents``."""
-    nested = nested_objects(parents)
-    if nested:
-        sync_objects(nested, returning=False)
+    Plan().add_nested(parents).apply(returning=False)
 
 
-def _mark_deleted(model: type[M], stubs: Sequence[Mapping[str, Any]], flag: str) -> list[M]:
-    """Record objects Stripe reports deleted, keeping their last known fields."""
-    if not stubs:
-        return []
-    now = timezone.now()
-    extra: dict[str, Any] = {"is_active": False, "date_purged": now} if flag == "is_active" else {}
-    if flag == "is_deleted":
-        extra = {"is_deleted": True}
-    rows = [
-        {
-            "stripe_id": stub["id"],
-            "livemode": bool(stub.get("livemode") or False),
-            "raw": dict(stub),
-            "synced_at": now,
-            **extra,
-        }
-        for stub in stubs
-    ]
-    return model._default_manager.bulk_create(
-        [model(**row) for row in rows],
-        update_conflicts=True,
-        unique_fields=["stripe_id"],
-        update_fields=[*extra, "synced_at"],
-    )
+@dataclass
+class _Upsert:
+    model: type[models.Model]
+    only: tuple[str, ...] | None  # columns updated on conflict (None: those the rows carry)
+    top: bool  # rows of the objects given (returned), not of children or nested objects
+    rows: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class _Prune:
+    model: type[models.Model]
+    parent_column: str
+    keep: dict[str, list[str]] = field(default_factory=dict)  # parent id -> child ids listed
+
+
+class Plan:
+    """The writes that mirror a set of Stripe objects, computed without the database.
+
+    :func:`plan_objects` maps objects (and the objects expanded inside them) to rows;
+    :meth:`merge` joins plans, later objects winning; :meth:`apply` writes them with one
+    statement per model and kind of write, whatever the number of objects. The backfill
+    maps pages in its fetcher threads while the writer waits for the database.
+    """
+
+    def __init__(self) -> None:
+        self._upserts: dict[tuple[Any, ...], _Upsert] = {}
+        self._prunes: dict[tuple[Any, ...], _Prune] = {}
+        self._removals: dict[type[models.Model], set[str]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._upserts or self._prunes or self._removals)
+
+    def upsert(
+        self,
+        model: type[models.Model],
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        top: bool = False,
+        only: Iterable[str] | None = None,
+    ) -> Plan:
+        """Insert or update ``rows`` of ``model`` (see :func:`upsert_rows`); ``only``
+        restricts the columns updated on conflict."""
+        only_key = tuple(only) if only is not None else None
+        key = (model, only_key, top)
+        op = self._upserts.get(key)
+        if op is None:
+            op = self._upserts[key] = _Upsert(model, only_key, top)
+        for row in rows:
+            op.rows.pop(row["stripe_id"], None)  # the last copy wins, at the end
+            op.rows[row["stripe_id"]] = row
+        return self
+
+    def prune(
+        self, model: type[models.Model], parent_column: str, keep: Mapping[str, list[str]]
+    ) -> Plan:
+        """Delete the children of each parent in ``keep`` that are not listed there."""
+        key = (model, parent_column)
+        op = self._prunes.get(key)
+        if op is None:
+            op = self._prunes[key] = _Prune(model, parent_column)
+        op.keep.update(keep)
+        return self
+
+    def remove(self, model: type[models.Model], ids: Iterable[str]) -> Plan:
+        """Delete the rows of ``ids``."""
+        self._removals.setdefault(model, set()).update(ids)
+        return self
+
+    def mark_deleted(
+        self, model: type[models.Model], stubs: Sequence[Mapping[str, Any]], flag: str
+    ) -> Plan:
+        """Record objects Stripe reports deleted (``flag``: ``is_deleted`` or
+        ``is_active``), keeping their last known fields."""
+        if not stubs:
+            return self
+        now = timezone.now()
+        extra: dict[str, Any] = (
+            {"is_active": False, "date_purged": now} if flag == "is_active" else {}
+        )
+        if flag == "is_deleted":
+            extra = {"is_deleted": True}
+        rows = [
+            {
+                "stripe_id": stub["id"],
+                "livemode": bool(stub.get("livemode") or False),
+                "raw": dict(stub),
+                "synced_at": now,
+                **extra,
+            }
+            for stub in stubs
+        ]
+        return self.upsert(model, rows, top=True, only=[*extra, "synced_at"])
+
+    def add_nested(self, parents: Iterable[Mapping[str, Any]]) -> Plan:
+        """Add the objects expanded inside ``parents`` (not returned by :meth:`apply`)."""
+        nested = nested_objects(parents)
+        if nested:
+            self.merge(plan_objects(nested), top=False)
+        return self
+
+    def merge(self, other: Plan, *, top: bool = True) -> Plan:
+        """Add ``other``'s writes after this plan's (``top=False``: its rows are not
+        returned by :meth:`apply`)."""
+        for op in other._upserts.values():
+            self.upsert(op.model, op.rows.values(), top=op.top and top, only=op.only)
+        for prune in other._prunes.values():
+            self.prune(prune.model, prune.parent_column, prune.keep)
+        for model, ids in other._removals.items():
+            self.remove(model, ids)
+        return self
+
+    def apply(self, *, returning: bool = True) -> list[Any]:
+        """Write the plan in one transaction; returns the rows of the top-level objects as
+        model instances (none with ``returning=False``, which lets PostgreSQL take the
+        bulk writer)."""
+        result: list[Any] = []
+        with transaction.atomic(savepoint=False):
+            for op in self._upserts.values():
+                wanted = returning and op.top
+                written = upsert_rows(
+                    op.model,
+                    list(op.rows.values()),
+                    update_fields=op.only or (),
+                    only=op.only is not None,
+                    returning=wanted,
+                )
+                if wanted:
+                    result.extend(written)
+            for prune in self._prunes.values():
+                keep = [child for children in prune.keep.values() for child in children]
+                prune.model._default_manager.filter(
+                    **{f"{prune.parent_column}__in": list(prune.keep)}
+                ).exclude(stripe_id__in=keep).delete()
+            for model, ids in self._removals.items():
+                model._default_manager.filter(stripe_id__in=sorted(ids)).delete()
+        return result
+
+
+def plan_customers(objects: Objects, *, local: Mapping[str, Any] | None = None) -> Plan:
+    """The writes that mirror customer objects (see :func:`sync_customers`)."""
+    live, deleted = _split_deleted(objects)
+    rows = [{**mapping.customer_fields(obj), **(local or {})} for obj in live]
+    plan = Plan().upsert(Customer, rows, top=True)
+    return plan.mark_deleted(Customer, deleted, "is_active").add_nested(live)
 
 
 def sync_customers(
@@ -176,111 +297,149 @@ def sync_customers(
     ``local`` adds local columns to every row (``subscriber_id``, ``is_active``...). A deleted
     stub marks the row inactive and purged, keeping its last known fields.
     """
-    live, deleted = _split_deleted(objects)
-    rows = [{**mapping.customer_fields(obj), **(local or {})} for obj in live]
-    with transaction.atomic(savepoint=False):
-        result = upsert_rows(Customer, rows, returning=returning)
-        result += mark_customers_deleted(deleted)
-        sync_nested(live)
-    return result
+    return plan_customers(objects, local=local).apply(returning=returning)
 
 
 def mark_customers_deleted(stubs: Sequence[Mapping[str, Any]]) -> list[Customer]:
     """Record customers Stripe reports as deleted: inactive, purged, other fields kept."""
-    return _mark_deleted(Customer, stubs, "is_active")
+    return Plan().mark_deleted(Customer, stubs, "is_active").apply()
+
+
+def plan_payment_methods(objects: Objects) -> Plan:
+    """The writes that mirror payment methods and legacy card sources."""
+    rows = [mapping.payment_method_fields(d) for d in _dicts(objects)]
+    return Plan().upsert(PaymentMethod, rows, top=True)
 
 
 def sync_payment_methods(objects: Objects, *, returning: bool = True) -> list[PaymentMethod]:
     """Mirror payment methods and legacy card sources."""
-    rows = [mapping.payment_method_fields(d) for d in _dicts(objects)]
-    return upsert_rows(PaymentMethod, rows, returning=returning)
+    return plan_payment_methods(objects).apply(returning=returning)
+
+
+def plan_subscriptions(objects: Objects) -> Plan:
+    """The writes that mirror subscriptions with their items (see
+    :func:`sync_subscriptions`)."""
+    subs = _dicts(objects)
+    plan = Plan()
+    if not subs:
+        return plan
+    keep: dict[str, list[str]] = {}
+    item_rows: list[dict[str, Any]] = []
+    for sub in subs:
+        rows = [
+            mapping.subscription_item_fields(i, sub["id"]) for i in mapping.subscription_items(sub)
+        ]
+        keep[sub["id"]] = [r["stripe_id"] for r in rows]
+        item_rows += rows
+    plan.upsert(Subscription, [mapping.subscription_fields(s) for s in subs], top=True)
+    plan.upsert(SubscriptionItem, item_rows)
+    return plan.prune(SubscriptionItem, "subscription_id", keep).add_nested(subs)
 
 
 def sync_subscriptions(objects: Objects, *, returning: bool = True) -> list[Subscription]:
     """Mirror subscriptions with their items; items Stripe no longer lists are removed."""
-    subs = _dicts(objects)
-    if not subs:
-        return []
-    item_rows = [
-        mapping.subscription_item_fields(item, sub["id"])
-        for sub in subs
-        for item in mapping.subscription_items(sub)
-    ]
-    with transaction.atomic(savepoint=False):
-        result = upsert_rows(
-            Subscription, [mapping.subscription_fields(s) for s in subs], returning=returning
-        )
-        upsert_rows(SubscriptionItem, item_rows, returning=False)
-        SubscriptionItem.objects.filter(subscription_id__in=[s["id"] for s in subs]).exclude(
-            stripe_id__in=[r["stripe_id"] for r in item_rows]
-        ).delete()
-        sync_nested(subs)
-    return result
+    return plan_subscriptions(objects).apply(returning=returning)
+
+
+def plan_invoices(objects: Objects) -> Plan:
+    """The writes that mirror invoices with their lines (see :func:`sync_invoices`)."""
+    live, deleted = _split_deleted(objects)
+    line_rows: list[dict[str, Any]] = []
+    keep: dict[str, list[str]] = {}
+    for invoice in live:
+        lines, complete = billing.invoice_lines(invoice)
+        rows = [billing.invoice_line_fields(line, invoice["id"]) for line in lines]
+        line_rows += rows
+        if complete:
+            keep[invoice["id"]] = [r["stripe_id"] for r in rows]
+    plan = Plan().upsert(Invoice, [billing.invoice_fields(i) for i in live], top=True)
+    plan.mark_deleted(Invoice, deleted, "is_deleted")
+    plan.upsert(InvoiceLineItem, line_rows)
+    if keep:
+        plan.prune(InvoiceLineItem, "invoice_id", keep)
+    return plan.add_nested(live)
 
 
 def sync_invoices(objects: Objects, *, returning: bool = True) -> list[Invoice]:
     """Mirror invoices with their lines (lines no longer listed are removed when the
     embedded list is complete)."""
-    live, deleted = _split_deleted(objects)
-    line_rows: list[dict[str, Any]] = []
-    complete_ids: list[str] = []
-    for invoice in live:
-        lines, complete = billing.invoice_lines(invoice)
-        line_rows += [billing.invoice_line_fields(line, invoice["id"]) for line in lines]
-        if complete:
-            complete_ids.append(invoice["id"])
-    with transaction.atomic(savepoint=False):
-        result = upsert_rows(
-            Invoice, [billing.invoice_fields(i) for i in live], returning=returning
-        )
-        result += _mark_deleted(Invoice, deleted, "is_deleted")
-        upsert_rows(InvoiceLineItem, line_rows, returning=False)
-        if complete_ids:
-            InvoiceLineItem.objects.filter(invoice_id__in=complete_ids).exclude(
-                stripe_id__in=[r["stripe_id"] for r in line_rows]
-            ).delete()
-        sync_nested(live)
-    return result
+    return plan_invoices(objects).apply(returning=returning)
 
 
 def _simple(
     model: type[M], fields: Callable[[Mapping[str, Any]], dict[str, Any]], deletable: bool
-) -> Callable[[Objects], list[M]]:
-    """A sync function for a resource without children."""
+) -> tuple[Callable[[Objects], Plan], Callable[..., list[M]]]:
+    """The plan and sync functions of a resource without children."""
+
+    def plan(objects: Objects) -> Plan:
+        live, deleted = _split_deleted(objects)
+        result = Plan().upsert(model, [fields(d) for d in live], top=True)
+        if deleted and deletable:
+            result.mark_deleted(model, deleted, "is_deleted")
+        elif deleted:
+            result.remove(model, [d["id"] for d in deleted])
+        return result.add_nested(live)
 
     def sync(objects: Objects, *, returning: bool = True) -> list[M]:
-        live, deleted = _split_deleted(objects)
-        with transaction.atomic(savepoint=False):
-            result = upsert_rows(model, [fields(d) for d in live], returning=returning)
-            if deleted and deletable:
-                result += _mark_deleted(model, deleted, "is_deleted")
-            elif deleted:
-                model._default_manager.filter(stripe_id__in=[d["id"] for d in deleted]).delete()
-            sync_nested(live)
-        return result
+        return plan(objects).apply(returning=returning)
 
-    sync.__name__ = f"sync_{model._meta.model_name}s"
+    name = f"{model._meta.model_name}s"
+    plan.__name__, sync.__name__ = f"plan_{name}", f"sync_{name}"
+    plan.__doc__ = f"The writes that mirror {model._meta.verbose_name_plural}."
     sync.__doc__ = f"Mirror {model._meta.verbose_name_plural} (and what is expanded inside)."
-    return sync
+    return plan, sync
 
 
-sync_products = _simple(Product, billing.product_fields, deletable=True)
-sync_prices = _simple(Price, billing.price_fields, deletable=True)
-sync_coupons = _simple(Coupon, billing.coupon_fields, deletable=True)
-sync_promotion_codes = _simple(PromotionCode, billing.promotion_code_fields, deletable=False)
-sync_discounts = _simple(Discount, billing.discount_fields, deletable=True)
-sync_invoice_items = _simple(InvoiceItem, billing.invoice_item_fields, deletable=True)
-sync_payment_intents = _simple(PaymentIntent, billing.payment_intent_fields, deletable=False)
-sync_charges = _simple(Charge, billing.charge_fields, deletable=False)
-sync_refunds = _simple(Refund, billing.refund_fields, deletable=False)
-sync_setup_intents = _simple(SetupIntent, billing.setup_intent_fields, deletable=False)
+plan_products, sync_products = _simple(Product, billing.product_fields, deletable=True)
+plan_prices, sync_prices = _simple(Price, billing.price_fields, deletable=True)
+plan_coupons, sync_coupons = _simple(Coupon, billing.coupon_fields, deletable=True)
+plan_promotion_codes, sync_promotion_codes = _simple(
+    PromotionCode, billing.promotion_code_fields, deletable=False
+)
+plan_discounts, sync_discounts = _simple(Discount, billing.discount_fields, deletable=True)
+plan_invoice_items, sync_invoice_items = _simple(
+    InvoiceItem, billing.invoice_item_fields, deletable=True
+)
+plan_payment_intents, sync_payment_intents = _simple(
+    PaymentIntent, billing.payment_intent_fields, deletable=False
+)
+plan_charges, sync_charges = _simple(Charge, billing.charge_fields, deletable=False)
+plan_refunds, sync_refunds = _simple(Refund, billing.refund_fields, deletable=False)
+plan_setup_intents, sync_setup_intents = _simple(
+    SetupIntent, billing.setup_intent_fields, deletable=False
+)
+
+
+def plan_events(objects: Objects) -> Plan:
+    """The writes that mirror event objects."""
+    return Plan().upsert(Event, [mapping.event_fields(d) for d in _dicts(objects)], top=True)
 
 
 def sync_events(objects: Objects, *, returning: bool = True) -> list[Event]:
     """Mirror event objects (their ``data.object`` is not applied: handlers re-fetch)."""
-    rows = [mapping.event_fields(d) for d in _dicts(objects)]
-    return upsert_rows(Event, rows, returning=returning)
+    return plan_events(objects).apply(returning=returning)
 
+
+#: Stripe ``object`` value -> the function that plans its writes.
+PLANNERS: dict[str, Callable[[Objects], Plan]] = {
+    "customer": plan_customers,
+    "payment_method": plan_payment_methods,
+    "card": plan_payment_methods,
+    "source": plan_payment_methods,
+    "subscription": plan_subscriptions,
+    "product": plan_products,
+    "price": plan_prices,
+    "plan": plan_prices,
+    "coupon": plan_coupons,
+    "promotion_code": plan_promotion_codes,
+    "discount": plan_discounts,
+    "invoice": plan_invoices,
+    "invoiceitem": plan_invoice_items,
+    "payment_intent": plan_payment_intents,
+    "charge": plan_charges,
+    "refund": plan_refunds,
+    "setup_intent": plan_setup_intents,
+}
 
 #: Stripe ``object`` value -> the function that mirrors it.
 SYNCERS: dict[str, Callable[..., list[Any]]] = {
@@ -304,18 +463,22 @@ SYNCERS: dict[str, Callable[..., list[Any]]] = {
 }
 
 
-def sync_objects(objects: Objects, *, returning: bool = True) -> list[models.Model]:
-    """Mirror Stripe objects of any supported type, grouped by ``object``. Returns the rows
-    of the given objects (not of the nested ones), in the order of the types."""
+def plan_objects(objects: Objects) -> Plan:
+    """The writes that mirror Stripe objects of any supported type, grouped by ``object``."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         data = mapping.as_dict(obj)
         kind = str(data.get("object") or "")
-        if kind not in SYNCERS:
+        if kind not in PLANNERS:
             raise ValueError(f"cannot mirror Stripe objects of type {kind!r}")
         groups.setdefault(kind, []).append(data)
-    result: list[models.Model] = []
-    with transaction.atomic(savepoint=False):
-        for kind, group in groups.items():
-            result.extend(SYNCERS[kind](group, returning=returning))
-    return result
+    plan = Plan()
+    for kind, group in groups.items():
+        plan.merge(PLANNERS[kind](group))
+    return plan
+
+
+def sync_objects(objects: Objects, *, returning: bool = True) -> list[models.Model]:
+    """Mirror Stripe objects of any supported type, grouped by ``object``. Returns the rows
+    of the given objects (not of the nested ones), in the order of the types."""
+    return plan_objects(objects).apply(returning=returning)
