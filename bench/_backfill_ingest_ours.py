@@ -27,7 +27,6 @@ def main() -> int:
     parser.add_argument("--invoices", action="store_true")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--start", type=int)
-    parser.add_argument("--writer-prototype", action="store_true")
     args = parser.parse_args()
 
     setup_django()
@@ -43,10 +42,6 @@ def main() -> int:
         SubscriptionItem,
     )
 
-    if args.writer_prototype:
-        from _backfill_writer_prototype import install
-
-        install()
     dataset = dataset_for(args.scale, invoices=args.invoices, start=args.start)
     server = GeneratedStripe(dataset)
     resources = ["customers", "subscriptions"] + (["invoices"] if args.invoices else [])
@@ -72,7 +67,7 @@ def main() -> int:
     if objects != expected:
         raise SystemExit(f"synced {objects} objects, expected {expected}")
     result: dict[str, Any] = {
-        "side": "ours (prototype writer)" if args.writer_prototype else "ours",
+        "side": "ours",
         "db": connection.vendor,
         "objects": objects,
         "seconds": wall,

@@ -63,11 +63,6 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--db", default="postgres,sqlite")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--writer-prototype",
-        action="store_true",
-        help="also run ours on PostgreSQL with bench/_backfill_writer_prototype.py (a what-if)",
-    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -89,18 +84,6 @@ def main() -> int:
             ours_args.append("--invoices")
         print(f"ours on {db} ...", file=sys.stderr)
         results["ours"][db] = run_side(OURS_PYTHON, "_backfill_ingest_ours.py", ours_args, env)
-    if args.writer_prototype:
-        env = {
-            "BENCH_DB": "postgres",
-            "BENCH_PG_NAME": "bench_ingest",
-            "PYTHONPATH": os.pathsep.join([BENCH_DIR, os.path.join(REPO_DIR, "src")]),
-        }
-        proto_args = [f"--scale={args.scale}", f"--workers={args.workers}", f"--start={start}"]
-        proto_args += ["--writer-prototype"] + (["--invoices"] if invoices else [])
-        print("ours on postgres with the prototype writer ...", file=sys.stderr)
-        results["ours"]["postgres+prototype-writer"] = run_side(
-            OURS_PYTHON, "_backfill_ingest_ours.py", proto_args, env
-        )
     if not args.no_peer:
         if not os.path.exists(PEER_PYTHON):
             from webhooks import ensure_peer_venv
