@@ -184,6 +184,42 @@ def test_every_object_once_across_slice_borders(fake_stripe: FakeStripe, workers
     assert all(r.params["limit"] == "100" for r in requests)
 
 
+class NoCreatedFilter(Fetcher):
+    """A server that lists without ``created`` filters (as localstripe does)."""
+
+    refused = 0
+
+    def get(self, path: str, params: Any = None) -> dict[str, Any]:
+        if params and "created" in params:
+            NoCreatedFilter.refused += 1
+            raise StripeAPIError("Unexpected created", http_status=400)
+        return super().get(path, params)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_server_without_created_filters_is_listed_whole(
+    fake_stripe: FakeStripe, workers: int
+) -> None:
+    """Each slice reads from the newest object and keeps its own range: every object once."""
+    ids = seed_customers(fake_stripe, 345, per_second=5)
+    sink = RecordingSink()
+    settings = fast()
+    fetcher = NoCreatedFilter(get_client(), TokenBucket(settings.rate), backoff=no_wait)
+    engine = Engine(get_resource("customers"), fetcher, sink, workers=workers)
+    stats = engine.run(
+        [
+            Slice("customers", False, 0, BASE + 40),
+            Slice("customers", False, BASE + 40, BASE + 10_000),
+        ]
+    )
+    counts = Counter(sink.ids)
+    assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
+    assert stats.objects == 345
+    assert fetcher.unfiltered_paths == {"/v1/customers"}
+    assert all("created" not in r.params for r in list_requests(fake_stripe))
+
+
 def test_all_objects_in_one_second(fake_stripe: FakeStripe) -> None:
     ids = seed_customers(fake_stripe, 250, per_second=1000)
     sink = RecordingSink()
@@ -546,3 +582,21 @@ def test_since_limits_the_range(fake_stripe: FakeStripe) -> None:
     ids = seed_customers(fake_stripe, 30, per_second=1)
     run_sync(["customers"], fast(since=BASE + 20))
     assert set(Customer.objects.values_list("stripe_id", flat=True)) == set(ids[20:])
+
+
+@pytest.mark.localstripe
+def test_stripe_sync_command_on_every_backend(backend: Any) -> None:
+    """``manage.py stripe_sync customers subscriptions`` mirrors what the server has, on the
+    fake, on localstripe (which refuses ``created`` filters) and on Stripe test mode."""
+    client = get_client()
+    customers = [client.v1.customers.create(params={"email": backend.unique_email()}).id]
+    customers.append(client.v1.customers.create(params={"email": backend.unique_email()}).id)
+    backend.card_payment_method(customers[0])
+    subscription = backend.subscribe(customers[0])
+    out = io.StringIO()
+    call_command("stripe_sync", "customers", "subscriptions", "--workers", "2", stdout=out)
+    mirrored = set(Customer.objects.values_list("stripe_id", flat=True))
+    assert set(customers) <= mirrored
+    assert Subscription.objects.filter(stripe_id=subscription, customer_id=customers[0]).exists()
+    if backend.is_fake:
+        assert mirrored == set(customers)

@@ -50,6 +50,7 @@ class Fetcher:
         max_attempts: int = 10,
         backoff: Callable[[int], float] = default_backoff,
         sleep: Callable[[float], None] = time.sleep,
+        probe_created: bool = False,
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -57,6 +58,11 @@ class Fetcher:
         self.backoff = backoff
         self.sleep = sleep
         self.stats = FetchStats()
+        #: List paths whose server refused ``created`` filters (see ``pages``).
+        self.unfiltered_paths: set[str] = set()
+        #: Ask a Stripe-compatible server (``API_BASE``) once per path whether it takes them.
+        self.probe_created = probe_created
+        self._probed: set[str] = set()
         #: Moving average of the seconds Stripe takes to answer (None before an answer).
         self.latency: float | None = None
         self._lock = threading.Lock()
@@ -110,6 +116,35 @@ class Fetcher:
             self.bucket.succeeded()
             self._observe(time.monotonic() - sent)
             return data if isinstance(data, dict) else {}
+
+    def lists_by_created(self, path: str) -> bool:
+        """Whether the list at ``path`` takes ``created`` filters. Stripe does; a server
+        such as localstripe may refuse them with a 400 (noticed on the way) or fail with a
+        500, which is why, with ``probe_created``, one request with a filter is tried first
+        (and, when it fails, one without: if only that one succeeds, the path is listed
+        without filters)."""
+        with self._lock:
+            if path in self.unfiltered_paths:
+                return False
+            if not self.probe_created or path in self._probed:
+                return True
+            self._probed.add(path)
+        if self._attempt(path, {"limit": 1, "created": {"gte": 0}}):
+            return True
+        if self._attempt(path, {"limit": 1}):
+            with self._lock:
+                self.unfiltered_paths.add(path)
+            return False
+        return True  # failing either way: the normal path reports the error
+
+    def _attempt(self, path: str, params: dict[str, Any]) -> bool:
+        self.bucket.acquire()
+        self._count(requests=1)
+        try:
+            self._request(path, params)
+        except stripe.StripeError:
+            return False
+        return True
 
     def _request(self, path: str, params: dict[str, Any]) -> Any:
         """One attempt: the decoded body, or the ``StripeError`` stripe-python raises.

@@ -64,6 +64,7 @@ class SyncSettings:
             bucket or TokenBucket(self.effective_rate()),
             backoff=self.backoff,
             max_attempts=self.max_attempts,
+            probe_created=self.client is None and get_config().api_base is not None,
         )
 
 
