@@ -242,3 +242,34 @@ def test_a_row_written_after_the_fetch_is_not_overwritten(planned: bool) -> None
         "cus_newer": "webhook@example.com",
         "cus_older": "fresh-from-page@example.com",
     }
+
+
+def test_an_object_expanded_in_many_parents_is_planned_once() -> None:
+    from stripe_integrations.sync.upsert import nested_objects
+
+    price = {"id": "price_shared", "object": "price", "currency": "usd", "unit_amount": 100}
+    subs = [
+        {
+            "id": f"sub_{i}",
+            "object": "subscription",
+            "items": {
+                "object": "list",
+                "data": [{"id": f"si_{i}", "object": "subscription_item", "price": price}],
+            },
+        }
+        for i in range(3)
+    ]
+    assert nested_objects(subs) == [price]
+    plain = [
+        {
+            "id": "sub_plain",
+            "object": "subscription",
+            "customer": "cus_1",
+            "metadata": {"object": "price"},
+        }
+    ]
+    assert nested_objects(plain) == []  # a mapping without an id is not an object
+    secret = {"id": "pi_1", "object": "payment_intent", "client_secret": "pi_1_secret_x"}
+    assert nested_objects([{"id": "in_1", "object": "invoice", "payment_intent": secret}]) == [
+        secret
+    ]

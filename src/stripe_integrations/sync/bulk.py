@@ -20,6 +20,7 @@ on conflict, other columns are left alone, and a new row gets the model default 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -152,6 +153,41 @@ def upsert_json(
         f"SELECT {', '.join(names)} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
         f"ON CONFLICT ({key}) {conflict}"
     )
-    with connection.cursor() as cursor:
+    with _bound_cursor(connection) as cursor:
         cursor.execute(sql, [_encode(documents)])
     return len(documents)
+
+
+@functools.cache
+def _unprepared_cursor_class() -> Any:
+    import psycopg
+
+    class UnpreparedCursor(psycopg.Cursor[Any]):
+        """Binds on the server, never prepares."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            kwargs["prepare"] = False
+            return super().execute(query, params, **kwargs)
+
+    return UnpreparedCursor
+
+
+def _bound_cursor(connection: Any) -> Any:
+    """A cursor that sends the document as a bound parameter, not inlined in the SQL text.
+
+    Django's psycopg 3 cursors bind parameters on the client by default: the document
+    (megabytes) would be escaped into the statement and lexed by the server. A psycopg
+    ``Cursor`` on the same connection and transaction sends it apart, and never prepares the
+    statement (safe behind a transaction-pooling PgBouncer). Wrapped by Django as any cursor
+    (query logging, ``execute_wrapper``, ``CaptureQueriesContext``). Other drivers (psycopg2)
+    get Django's own cursor.
+    """
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = _unprepared_cursor_class()(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)

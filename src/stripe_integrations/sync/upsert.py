@@ -10,10 +10,13 @@ default payment method, an item's price...), which are mirrored too.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -134,8 +137,23 @@ def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 
     for parent in parents:
         kind = parent.get("object")
+        if _holds_no_mirrorable(parent, kind):
+            continue
         walk_children(parent, CHILDREN.get(kind) if isinstance(kind, str) else None, None)
-    return found
+    # An object expanded in many parents (a price in every subscription) is written once.
+    unique = {(obj.get("object"), obj["id"]): obj for obj in found}
+    return list(unique.values())
+
+
+def _holds_no_mirrorable(parent: Mapping[str, Any], kind: Any) -> bool:
+    """True when the JSON of ``parent`` names no mirrorable ``object`` but its own: no walk
+    needed (most objects, as listed, expand nothing)."""
+    try:
+        encoded = orjson.dumps(parent)
+    except TypeError:  # not plain JSON data: walk it
+        return False
+    kinds = _mirrorable_re(tuple(SYNCERS)).findall(encoded)
+    return not kinds or (len(kinds) == 1 and kinds[0].decode() == kind)
 
 
 def sync_nested(parents: Iterable[Mapping[str, Any]]) -> None:
@@ -461,6 +479,12 @@ SYNCERS: dict[str, Callable[..., list[Any]]] = {
     "refund": sync_refunds,
     "setup_intent": sync_setup_intents,
 }
+
+
+@functools.cache
+def _mirrorable_re(kinds: tuple[str, ...]) -> re.Pattern[bytes]:
+    names = b"|".join(re.escape(kind.encode()) for kind in kinds)
+    return re.compile(rb'"object":"(' + names + rb')"')
 
 
 def plan_objects(objects: Objects) -> Plan:
