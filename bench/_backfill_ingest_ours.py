@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -20,6 +22,35 @@ from _backfill_common import (
 )
 
 
+def start_server_process(args: Any) -> tuple[subprocess.Popen[str], Any]:
+    """``_backfill_server.py`` on a free port of 127.0.0.1, and a client configured as the
+    library's factory builds it (stripe-python's requests client), pointed at it."""
+    import stripe
+
+    from stripe_integrations.conf import get_config
+
+    command = [sys.executable, "_backfill_server.py", f"--scale={args.scale}"]
+    command += [f"--start={args.start}"] + (["--invoices"] if args.invoices else [])
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    port = int(child.stdout.readline().split()[1])
+    config = get_config()  # what build_client() uses, with the server's address
+    return child, stripe.StripeClient(
+        config.api_key or "sk_test_bench",
+        stripe_version=config.api_version,
+        base_addresses={"api": f"http://127.0.0.1:{port}"},
+        max_network_retries=config.max_network_retries,
+        http_client=stripe.RequestsClient(timeout=config.timeout),
+    )
+
+
+def stop_server_process(child: subprocess.Popen[str]) -> int:
+    """Stop the server by its PID; the number of requests it answered."""
+    child.send_signal(signal.SIGTERM)
+    out, _ = child.communicate(timeout=30)
+    return int(out.split()[-1]) if out.strip() else -1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
@@ -27,6 +58,13 @@ def main() -> int:
     parser.add_argument("--invoices", action="store_true")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--start", type=int)
+    parser.add_argument(
+        "--server",
+        choices=("process", "inprocess"),
+        default="process",
+        help="the generated Stripe in its own process over HTTP on 127.0.0.1 (as Stripe is), "
+        "or called in this process without HTTP",
+    )
     args = parser.parse_args()
 
     setup_django()
@@ -43,9 +81,14 @@ def main() -> int:
     )
 
     dataset = dataset_for(args.scale, invoices=args.invoices, start=args.start)
-    server = GeneratedStripe(dataset)
     resources = ["customers", "subscriptions"] + (["invoices"] if args.invoices else [])
-    settings = SyncSettings(client=bench_client(server), rate=1e9, workers=args.workers)
+    child = None
+    if args.server == "process":
+        child, client = start_server_process(args)
+    else:
+        server = GeneratedStripe(dataset)
+        client = bench_client(server)
+    settings = SyncSettings(client=client, rate=1e9, workers=args.workers)
     counter = StatementCounter()
     if args.tracemalloc:
         tracemalloc.start()
@@ -53,6 +96,7 @@ def main() -> int:
     with PeakRSS() as rss, connection.execute_wrapper(counter):
         stats = run_sync(resources, settings)
     wall = time.perf_counter() - started
+    requests = stop_server_process(child) if child else server.counts["requests"]
     traced_peak = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
     rows = {
         "customers": Customer.objects.count(),
@@ -76,7 +120,8 @@ def main() -> int:
         "statements_per_1000": 1000 * counter.count / max(1, objects),
         "rss_growth_mb": rss.growth_mb,
         "tracemalloc_peak_mb": traced_peak,
-        "requests": server.counts["requests"],
+        "requests": requests,
+        "server": args.server,
         "rows": rows,
         "per_resource": [
             {

@@ -158,6 +158,31 @@ def upsert_json(
     return len(documents)
 
 
+def prune(
+    model: type[models.Model], parent_column: str, parents: list[str], keep: list[str]
+) -> bool:
+    """Delete the rows of ``model`` whose ``parent_column`` is in ``parents`` and whose
+    ``stripe_id`` is not in ``keep``, in one statement with two array parameters; False
+    (nothing done) when the bulk writer cannot be used or an id holds a comma."""
+    if not parents:
+        return True
+    if not usable(model) or any("," in i for i in (*parents, *keep)):
+        return False
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    column = next(
+        str(f.column) for f in model._meta.concrete_fields if parent_column in (f.attname, f.name)
+    )
+    sql = (
+        f"DELETE FROM {quote(model._meta.db_table)} "
+        f"WHERE {quote(column)} = ANY(string_to_array(%s, ',')) "
+        f"AND NOT ({quote('stripe_id')} = ANY(string_to_array(%s, ',')))"
+    )
+    with _bound_cursor(connection) as cursor:
+        cursor.execute(sql, [",".join(parents), ",".join(keep)])
+    return True
+
+
 @functools.cache
 def _unprepared_cursor_class() -> Any:
     import psycopg

@@ -291,9 +291,10 @@ class Plan:
                     result.extend(written)
             for prune in self._prunes.values():
                 keep = [child for children in prune.keep.values() for child in children]
-                prune.model._default_manager.filter(
-                    **{f"{prune.parent_column}__in": list(prune.keep)}
-                ).exclude(stripe_id__in=keep).delete()
+                if not bulk.prune(prune.model, prune.parent_column, list(prune.keep), keep):
+                    prune.model._default_manager.filter(
+                        **{f"{prune.parent_column}__in": list(prune.keep)}
+                    ).exclude(stripe_id__in=keep).delete()
             for model, ids in self._removals.items():
                 model._default_manager.filter(stripe_id__in=sorted(ids)).delete()
         return result
