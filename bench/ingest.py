@@ -1,11 +1,16 @@
 """Backfill ingest benchmark: ``stripe_sync`` against dj-stripe 2.11, side by side.
 
     .venv/bin/python bench/ingest.py [--scale 1.0] [--peer-scale 0.01] [--no-invoices]
-                                     [--db postgres,sqlite] [--workers 2] [--json]
+                                     [--db postgres,sqlite] [--workers 2]
+                                     [--server process|inprocess] [--json]
 
 A generated account served from memory with no latency (``bench/_backfill_data.py``):
 100,000 customers, 100,000 subscriptions with 1-2 items each (prices embedded), 200,000
-invoices with 1-2 lines each, times ``--scale``. Nothing leaves the machine.
+invoices with 1-2 lines each, times ``--scale``. Nothing leaves the machine. By default
+(``--server process``) it is served by ``bench/_backfill_server.py`` in its own process over
+HTTP/1.1 on 127.0.0.1, as Stripe is another machine: the syncing process pays for the
+requests and the decoding, not for producing the JSON. ``--server inprocess`` calls it in
+the syncing process instead (no HTTP; the generation then competes for the same GIL).
 
 - Ours (``.venv``): ``run_sync(["customers", "subscriptions", "invoices"])``: the real
   command path (slicing, rate limiter at an unreachable rate, fetch through stripe-python,
@@ -63,6 +68,7 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--db", default="postgres,sqlite")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--server", choices=("process", "inprocess"), default="process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -80,6 +86,7 @@ def main() -> int:
             "PYTHONPATH": os.pathsep.join([BENCH_DIR, os.path.join(REPO_DIR, "src")]),
         }
         ours_args = [f"--scale={args.scale}", f"--workers={args.workers}", f"--start={start}"]
+        ours_args.append(f"--server={args.server}")
         if invoices:
             ours_args.append("--invoices")
         print(f"ours on {db} ...", file=sys.stderr)
