@@ -353,10 +353,12 @@ def seed(admin: Any, *, local: bool) -> Seeded:
 def sync_localstripe() -> None:
     """Mirror the seeded localstripe account.
 
-    ``manage.py stripe_sync`` slices lists by ``created[gte|lt]``, which localstripe does not
-    accept, so the demo mirrors it through the public actions instead: every customer
-    (``StripeCustomer.list``) with its default card and subscriptions (``StripeCustomer.sync``),
-    the products and plans, and each customer's invoices.
+    ``manage.py stripe_sync`` runs against localstripe for the lists it has (it reads them
+    without ``created`` filters, which localstripe refuses), but localstripe has no Prices
+    API, and the default run stops at the first resource that fails. So the demo mirrors it
+    through the public actions instead: every customer (``StripeCustomer.list``) with its
+    default card and subscriptions (``StripeCustomer.sync``), the products and plans, and each
+    customer's invoices.
     """
     from stripe_integrations.actions import StripeCustomer, StripeProduct
     from stripe_integrations.client import get_client
