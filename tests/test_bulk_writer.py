@@ -273,3 +273,19 @@ def test_an_object_expanded_in_many_parents_is_planned_once() -> None:
     assert nested_objects([{"id": "in_1", "object": "invoice", "payment_intent": secret}]) == [
         secret
     ]
+
+
+def test_children_and_discounts_link_to_a_dashboard_page_that_exists() -> None:
+    from stripe_integrations.models import Discount, InvoiceLineItem, SubscriptionItem
+
+    base = "https://dashboard.stripe.com/test/"
+    item = SubscriptionItem(stripe_id="si_1", subscription_id="sub_1")
+    line = InvoiceLineItem(stripe_id="il_1", invoice_id="in_1")
+    discount = Discount(stripe_id="di_1", coupon_id="co_1", subscription_id="sub_1")
+    assert item.dashboard_url == base + "subscriptions/sub_1"
+    assert line.dashboard_url == base + "invoices/in_1"
+    assert discount.dashboard_url == base + "coupons/co_1"
+    assert Discount(stripe_id="di_2", customer_id="cus_1").dashboard_url == base + "customers/cus_1"
+    assert Customer(stripe_id="cus_1", livemode=True).dashboard_url == (
+        "https://dashboard.stripe.com/customers/cus_1"
+    )

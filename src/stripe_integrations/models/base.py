@@ -50,8 +50,11 @@ class StripeModel(models.Model):
     @property
     def dashboard_url(self) -> str:
         """Link to this object in the Stripe dashboard."""
+        return self._dashboard(self.DASHBOARD_PATH, self.stripe_id)
+
+    def _dashboard(self, path: str, stripe_id: str) -> str:
         mode = "" if self.livemode else "test/"
-        return f"https://dashboard.stripe.com/{mode}{self.DASHBOARD_PATH}/{self.stripe_id}"
+        return f"https://dashboard.stripe.com/{mode}{path}/{stripe_id}"
 
     def raw_get(self, key: str, default: Any = None) -> Any:
         """A field of the raw object (for attributes without a typed column)."""

@@ -86,6 +86,18 @@ class AbstractDiscount(StripeModel):
     class Meta(StripeModel.Meta):
         abstract = True
 
+    @property
+    def dashboard_url(self) -> str:
+        """A discount has no page of its own in the dashboard: its coupon's page (or, without
+        a coupon, its subscription's or customer's)."""
+        if self.coupon_id:
+            return self._dashboard("coupons", self.coupon_id)
+        if self.subscription_id:
+            return self._dashboard("subscriptions", self.subscription_id)
+        if self.customer_id:
+            return self._dashboard("customers", self.customer_id)
+        return self._dashboard("coupons", self.stripe_id)
+
 
 class Discount(AbstractDiscount):
     """The concrete discount model."""

@@ -77,6 +77,11 @@ class AbstractInvoiceLineItem(StripeModel):
     class Meta(StripeModel.Meta):
         abstract = True
 
+    @property
+    def dashboard_url(self) -> str:
+        """The page of the line's invoice (a line has none of its own)."""
+        return self._dashboard("invoices", self.invoice_id or self.stripe_id.split(":")[0])
+
 
 class InvoiceLineItem(AbstractInvoiceLineItem):
     """The concrete invoice line model."""

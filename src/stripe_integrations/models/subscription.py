@@ -80,6 +80,11 @@ class AbstractSubscriptionItem(StripeModel):
     class Meta(StripeModel.Meta):
         abstract = True
 
+    @property
+    def dashboard_url(self) -> str:
+        """The page of the item's subscription (an item has none of its own)."""
+        return self._dashboard("subscriptions", self.subscription_id or self.stripe_id)
+
 
 class SubscriptionItem(AbstractSubscriptionItem):
     """The concrete subscription item model."""
