@@ -381,6 +381,16 @@ class Dataset:
     # -- lists ------------------------------------------------------------------------------
 
     def list_page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        indices, has_more = self.list_indices(kind, params)
+        return {
+            "object": "list",
+            "data": [self.build(kind, i) for i in indices],
+            "has_more": has_more,
+            "url": f"/v1/{kind}s",
+        }
+
+    def list_indices(self, kind: str, params: dict[str, Any]) -> tuple[range, bool]:
+        """The indices of a list page's objects, newest first, and ``has_more``."""
         count = self.counts.get(kind, 0)
         if kind in ("product", "price"):
             lo, hi = 0, count
@@ -406,13 +416,7 @@ class Dataset:
             top = min(top, index - 1)
         first = max(lo, top - limit + 1)
         indices = range(top, first - 1, -1) if top >= lo else range(0)
-        data = [self.build(kind, i) for i in indices]
-        return {
-            "object": "list",
-            "data": data,
-            "has_more": bool(data) and first > max(lo, 0),
-            "url": f"/v1/{kind}s",
-        }
+        return indices, bool(indices) and first > max(lo, 0)
 
 
 def _decode(query: str) -> dict[str, Any]:
