@@ -62,10 +62,9 @@ class Backend:
     def unique_email(self) -> str:
         return f"si-test-{uuid.uuid4().hex[:12]}@example.com"
 
-    def card_payment_method(self, customer_id: str) -> str:
-        """Attach a Visa card to ``customer_id`` and make it the default; returns its id."""
-        client = get_client()
-        pm = client.v1.payment_methods.create(
+    def new_card(self) -> str:
+        """Create a Visa card PaymentMethod (not attached); returns its id."""
+        pm = get_client().v1.payment_methods.create(
             params={
                 "type": "card",
                 "card": {
@@ -78,11 +77,17 @@ class Backend:
                 else {"token": "tok_visa"},
             }
         )
-        client.v1.payment_methods.attach(pm.id, params={"customer": customer_id})
+        return str(pm.id)
+
+    def card_payment_method(self, customer_id: str) -> str:
+        """Attach a Visa card to ``customer_id`` and make it the default; returns its id."""
+        client = get_client()
+        pm_id = self.new_card()
+        client.v1.payment_methods.attach(pm_id, params={"customer": customer_id})
         client.v1.customers.update(
-            customer_id, params={"invoice_settings": {"default_payment_method": pm.id}}
+            customer_id, params={"invoice_settings": {"default_payment_method": pm_id}}
         )
-        return pm.id
+        return pm_id
 
     def subscribe(self, customer_id: str) -> str:
         """Create a monthly subscription for ``customer_id``; returns its id."""

@@ -17,23 +17,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
 def test_card_charge_and_invoice_item(backend: Any, user: Any) -> None:
     customer, created = Customer.get_or_create(subscriber=user, email=backend.unique_email())
     assert created
-    pm_id = (
-        get_client()
-        .v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {
-                    "number": "4242424242424242",
-                    "exp_month": 12,
-                    "exp_year": 2034,
-                    "cvc": "123",
-                }
-                if backend.name == "localstripe"
-                else {"token": "tok_visa"},
-            }
-        )
-        .id
-    )
+    pm_id = backend.new_card()
     pm = customer.add_payment_method(pm_id)
     assert customer.default_payment_method_id == pm.stripe_id
     assert Customer.objects.get(pk=customer.pk).default_payment == pm

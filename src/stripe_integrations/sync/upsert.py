@@ -107,13 +107,13 @@ def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     found: list[dict[str, Any]] = []
     append = found.append
 
-    def walk_list(items: list[Any], child_kind: str | None) -> None:
+    def walk_items(items: Iterable[Any], child_kind: str | None) -> None:
         for item in items:
             kind = type(item)
             if kind in _SCALARS:
                 continue
             if kind is list:
-                walk_list(item, child_kind)
+                walk_items(item, child_kind)
             elif kind is dict or isinstance(item, Mapping):
                 walk_mapping(item, child_kind)
 
@@ -125,15 +125,7 @@ def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
         walk_children(value, CHILDREN.get(kind) if isinstance(kind, str) else None, child_kind)
 
     def walk_children(value: Mapping[str, Any], inner: str | None, child: str | None) -> None:
-        child_kind = inner or child
-        for item in value.values():
-            kind = type(item)
-            if kind in _SCALARS:
-                continue
-            if kind is list:
-                walk_list(item, child_kind)
-            elif kind is dict or isinstance(item, Mapping):
-                walk_mapping(item, child_kind)
+        walk_items(value.values(), inner or child)
 
     for parent in parents:
         kind = parent.get("object")
