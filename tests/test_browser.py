@@ -145,7 +145,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         sys.executable,
         str(ROOT / "example" / "demo.py"),
         *("--port", str(port), "--localstripe-port", str(localstripe_port)),
-        *("--db", str(tmp_path / "demo.sqlite3"), "--admin-password", password),
+        # "=": a password may start with "-", which argparse would take for an option.
+        *("--db", str(tmp_path / "demo.sqlite3"), f"--admin-password={password}"),
         "--no-webhook",
     ]
     with log.open("wb") as out:
