@@ -126,7 +126,7 @@ def test_one_statement_for_many_rows() -> None:
     with CaptureQueriesContext(connection) as queries:
         assert upsert_rows(Customer, rows, returning=False) == []
     assert len(queries) == 1
-    assert "jsonb_populate_recordset" in queries[0]["sql"]
+    assert "jsonb_array_elements" in queries[0]["sql"]
     assert Customer.objects.count() == 500
     assert Customer.objects.filter(is_active=True).count() == 500  # model default on insert
 
@@ -171,6 +171,28 @@ def test_rows_missing_an_attribute_get_its_default() -> None:
 def test_unknown_attributes_are_refused() -> None:
     with pytest.raises(ValueError, match="no column for nonsense"):
         bulk.upsert_json(Customer, [{"stripe_id": "cus_x", "nonsense": 1}])
+
+
+@postgres_only
+def test_a_value_too_long_for_its_column_is_an_error_not_cut_short() -> None:
+    from django.db import DataError, transaction
+
+    with pytest.raises(DataError), transaction.atomic():
+        bulk.upsert_json(Customer, [{"stripe_id": "cus_long", "currency": "usdx"}])
+    assert not Customer.objects.filter(stripe_id="cus_long").exists()
+
+
+@postgres_only
+def test_json_null_is_sql_null_and_json_values_keep_their_type() -> None:
+    bulk.upsert_json(
+        Customer,
+        [
+            {"stripe_id": "cus_n", "address": None, "metadata": {}},
+            {"stripe_id": "cus_v", "address": {"city": "Berlin"}, "metadata": {"n": "1"}},
+        ],
+    )
+    assert Customer.objects.filter(address__isnull=True).get().stripe_id == "cus_n"
+    assert Customer.objects.get(stripe_id="cus_v").address == {"city": "Berlin"}
 
 
 # -- the fetcher's decoding ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The bulk writer for PostgreSQL: many rows upserted by one statement whose rows travel as
-one JSON document.
+one JSON document, each row an array of its values in column order.
 
 Django's ``bulk_create(update_conflicts=True)`` builds a model instance per row and prepares
 every value in Python; on PostgreSQL with psycopg's client-side binding (Django's default)
@@ -8,11 +8,14 @@ costs more than the rest of a backfill together. When no model instances are wan
 (the backfill, nested objects), :func:`upsert_json` sends instead::
 
     INSERT INTO table (columns)
-    SELECT columns FROM jsonb_populate_recordset(NULL::table, %s::jsonb)
+    SELECT (r->>0)::varchar, (r->>1)::timestamp with time zone, NULLIF(r->2, 'null'), ...
+    FROM jsonb_array_elements(%s::jsonb) AS r
     ON CONFLICT (stripe_id) DO UPDATE SET column = EXCLUDED.column, ...
 
-The rows are encoded by orjson in one call, and PostgreSQL converts every value
-with the column type's own input function. The semantics are those of
+The rows are encoded by orjson in one call. PostgreSQL's time goes into parsing the document
+(the ``raw`` JSON above all): rows as arrays spare it the key names, a fifth to a third of
+the statement's time against objects read by ``jsonb_populate_recordset``. Every value is
+converted by the column type's own input function. The semantics are those of
 :func:`~stripe_integrations.sync.upsert.upsert_rows`: columns present in the rows are written
 on conflict, other columns are left alone, and a new row gets the model default of a
 ``NOT NULL`` column the rows do not carry.
@@ -61,7 +64,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} through the bulk writer")
 
 
-def _encode(documents: list[dict[str, Any]]) -> str:
+def _encode(documents: list[list[Any]]) -> str:
     return orjson.dumps(documents, default=_default).decode()
 
 
@@ -125,37 +128,56 @@ def upsert_json(
         for name, field in fields.items()
         if name not in present and not field.null and field.has_default()
     }
-    # Rows that lack a present attribute get its default too (as a model instance would).
+    # Each row travels as a JSON array in column order: PostgreSQL parses no key names and
+    # reads each value by position. A row that lacks a present attribute gets its default
+    # (as a model instance would); new rows get the NOT NULL defaults.
+    order = sorted(present)
     missing_defaults = {name: fields[name].get_default() for name in present}
-    column = {name: str(field.column or name) for name, field in fields.items()}
-    renamed = any(column[name] != name for name in present | insert_only.keys())
-    constant = {column[k]: v for k, v in insert_only.items()}
-    documents: list[dict[str, Any]] = []
-    width = len(present)
-    for row in unique.values():
-        if len(row) != width:
-            row = {**{k: missing_defaults[k] for k in present if k not in row}, **row}
-        if renamed:
-            row = {column[k]: v for k, v in row.items()}
-        documents.append(
-            {**row, **constant} if constant else row if type(row) is dict else dict(row)
-        )
+    constants = [insert_only[name] for name in sorted(insert_only)]
+    documents: list[list[Any]] = []
+    # In id order: concurrent writers (the backfill's) lock shared rows in one order.
+    for _, row in sorted(unique.items()):
+        if len(row) == len(order):
+            values = [row[name] for name in order]
+        else:
+            values = [row[name] if name in row else missing_defaults[name] for name in order]
+        documents.append(values + constants if constants else values)
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     table = quote(opts.db_table)
-    updated_names = {quote(column[c]) for c in updated}
-    names = [quote(column[c]) for c in sorted(present) + sorted(insert_only)]
-    key = quote(column["stripe_id"])
+    columns = order + sorted(insert_only)
+    names = [quote(str(fields[name].column)) for name in columns]
+    readers = [_reader(fields[name], position, connection) for position, name in enumerate(columns)]
+    key = quote(str(fields["stripe_id"].column))
+    updated_names = {quote(str(fields[name].column)) for name in updated}
     updates = [f"{n} = EXCLUDED.{n}" for n in names if n in updated_names and n != key]
     conflict = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
     sql = (
         f"INSERT INTO {table} ({', '.join(names)}) "
-        f"SELECT {', '.join(names)} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+        f"SELECT {', '.join(readers)} FROM jsonb_array_elements(%s::jsonb) AS r "
         f"ON CONFLICT ({key}) {conflict}"
     )
     with _bound_cursor(connection) as cursor:
         cursor.execute(sql, [_encode(documents)])
     return len(documents)
+
+
+def _reader(field: models.Field[Any, Any], position: int, connection: Any) -> str:
+    """The SQL expression reading column ``field`` from position ``position`` of row ``r``.
+
+    A JSON column takes the element itself (a JSON ``null`` is SQL ``NULL``, as the ORM
+    writes ``None``); any other column the element's text cast to the column's type without
+    its modifier, so the INSERT's assignment applies it as the ORM's would (a string too long
+    for a ``varchar(n)`` is an error, not cut)."""
+    if isinstance(field, models.JSONField):
+        return f"NULLIF(r->{position}, 'null'::jsonb)"
+    db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+    return f"(r->>{position})::{_base_type(str(db_type))}"
+
+
+def _base_type(db_type: str) -> str:
+    """``varchar(255)`` -> ``varchar``, ``numeric(12, 2)`` -> ``numeric``."""
+    return db_type.split("(", 1)[0].strip()
 
 
 def prune(
