@@ -81,8 +81,13 @@ class MirroredAdmin(admin.ModelAdmin):
         longer has it. Raises the library's ``StripeAPIError``."""
         return refresh_object(obj.STRIPE_OBJECT, obj.stripe_id)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 passes ``action_location`` (change-list or change-form actions) and warns
+        # about overrides without it; Django 5.2 does not pass it.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
         if not self.can_fetch():
             actions.pop("sync_from_stripe", None)
         return actions
