@@ -577,6 +577,8 @@ def test_command_rejects_unknown_resources(fake_stripe: FakeStripe) -> None:
         call_command("stripe_sync", "widgets")
     with pytest.raises(CommandError, match="--workers"):
         call_command("stripe_sync", "customers", "--workers", "0")
+    with pytest.raises(CommandError, match="--writers"):
+        call_command("stripe_sync", "customers", "--writers", "0")
     assert fake_stripe.request_count == 0
 
 

@@ -41,6 +41,7 @@ KNOWN_KEYS = frozenset(
         "EVENT_WORKER_THREADS",
         "CELERY_QUEUE",
         "SYNC_RATE_LIMIT",
+        "SYNC_GC_THRESHOLD",
     }
 )
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from stripe_integrations.backfill.slices import Slice
@@ -71,31 +72,39 @@ def to_slice(row: SyncCheckpoint) -> Slice:
 
 
 def save(slices: Iterable[Slice], run_started: datetime) -> None:
-    """Insert or update the rows of ``slices`` in one statement."""
-    now = timezone.now()
-    rows = [
-        SyncCheckpoint(
-            resource=s.resource,
-            livemode=s.livemode,
-            created_gte=s.gte,
-            created_lt=s.lt,
-            cursor=s.cursor,
-            position=s.position,
-            done=s.done,
-            objects_synced=s.objects,
-            pages=s.pages,
-            run_started=run_started,
-            updated_at=now,
-        )
-        for s in slices
-    ]
-    if rows:
-        SyncCheckpoint.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["resource", "livemode", "created_lt"],
-            update_fields=_FIELDS,
-        )
+    """Insert or update the rows of ``slices`` in one statement; a row never goes back.
+
+    A slice's ``pages`` only grows, so a state with fewer pages than its row is an older one
+    and is not written. With several writers this matters: the batch that splits a slice
+    off records the new slice at its start, while the new slice's own pages may go through
+    another writer and be committed first. Rows are written in key order, one lock order
+    for concurrent writers."""
+    ordered = sorted(slices, key=lambda s: (s.resource, s.livemode, s.lt))
+    if not ordered:
+        return
+    connection = connections[router.db_for_write(SyncCheckpoint)]
+    quote = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    column = {f.name: quote(str(f.column)) for f in SyncCheckpoint._meta.concrete_fields}
+    now = adapt(timezone.now())
+    started = adapt(run_started)
+    table = quote(SyncCheckpoint._meta.db_table)
+    names = [column[c] for c in ("resource", "livemode", "created_gte", "created_lt")]
+    names += [column[c] for c in _FIELDS[1:]]
+    row = f"({', '.join(['%s'] * len(names))})"
+    updates = ", ".join(f"{column[c]} = EXCLUDED.{column[c]}" for c in _FIELDS)
+    pages = column["pages"]
+    key = ", ".join(column[c] for c in ("resource", "livemode", "created_lt"))
+    sql = (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row] * len(ordered))} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE {table}.{pages} <= EXCLUDED.{pages}"
+    )
+    params: list[Any] = []
+    for s in ordered:
+        params += [s.resource, s.livemode, s.gte, s.lt, s.cursor, s.position, s.done]
+        params += [s.objects, s.pages, started, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def load(resource: str, livemode: bool, created_lt: int) -> tuple[Slice, datetime] | None:

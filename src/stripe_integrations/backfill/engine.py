@@ -9,6 +9,7 @@ A chain that still has pages while a worker is idle splits its slice (see
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stripe_integrations.backfill import collector
 from stripe_integrations.backfill.fetcher import Fetcher
 from stripe_integrations.backfill.pages import Page, fetch_page
 from stripe_integrations.backfill.registry import Resource
@@ -110,8 +112,11 @@ class Engine:
         dispatch: Callable[[list[Slice]], None] | None = None,
         idle: Callable[[], int] | None = None,
         stop: threading.Event | None = None,
+        gc_threshold: int | None = None,
+        writers: int = 1,
     ) -> None:
         self.resource = resource
+        self.gc_threshold = gc_threshold
         self.fetcher = fetcher
         self.sink = sink
         self.workers = max(1, workers)
@@ -128,12 +133,25 @@ class Engine:
         self._remote_wanted = 0
         self._reserved = 0
         self._remaining: dict[Any, float] = {}
-        # Room for two batches of full pages: the fetchers keep fetching (and mapping) while
-        # the writer waits for the database.
+        # Writers run on their own connections; the Celery backend runs one per task.
+        self.writers = 1 if dispatch is not None else max(1, min(writers, self.workers))
+        # Each writer has its own queue (its lane). The fetchers keep fetching and mapping
+        # while the writers wait for the database; memory stays flat: about three batches of
+        # pages in all (two queued and one being written, with one writer), and one batch
+        # more per writer beyond the second.
         pages_per_batch = max(1, self.batch_size // PAGE_SIZE)
-        self._out: queue.Queue[Any] = queue.Queue(
-            maxsize=max(2 * self.workers, 2 * pages_per_batch)
+        queued = max(1, 3 - self.writers) * pages_per_batch
+        lane_size = max(
+            2 * math.ceil(self.workers / self.writers), math.ceil(queued / self.writers)
         )
+        self._lanes: list[queue.Queue[Any]] = [
+            queue.Queue(maxsize=lane_size) for _ in range(self.writers)
+        ]
+        self._account_lock = threading.Lock()
+        self._fetch_errors: list[BaseException] = []
+        self._stats = ResourceStats(resource.name)
+        self._started = 0.0
+        self._requests0 = (0, 0, 0)
         self.slices: dict[Any, Slice] = {}
         self.planner = resource.planner if getattr(sink, "wants_plans", False) else None
 
@@ -198,16 +216,16 @@ class Engine:
             with self._cond:
                 self._remote_wanted = wanted
 
-    def _put(self, item: Any) -> bool:
+    def _put(self, item: Any, lane: queue.Queue[Any]) -> bool:
         while not self._stopped():
             try:
-                self._out.put(item, timeout=0.2)
+                lane.put(item, timeout=0.2)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def _chain(self, slc: Slice) -> None:
+    def _chain(self, slc: Slice, lane: queue.Queue[Any]) -> None:
         page_size = self.resource.customer_page_size if self.resource.per_customer else PAGE_SIZE
         while not self._stopped():
             page = fetch_page(self.fetcher, self.resource, slc)
@@ -226,7 +244,7 @@ class Engine:
                 with self._cond:
                     self._remaining[slc.key] = slc.remaining_pages(page_size)
             plan = self.planner(page.objects) if self.planner and page.objects else None
-            if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new], plan)):
+            if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new], plan), lane):
                 self._release(wanted)
                 return
             with self._cond:
@@ -240,25 +258,33 @@ class Engine:
             if slc.done:
                 return
 
-    def _worker(self) -> None:
+    def _worker(self, lane: queue.Queue[Any]) -> None:
+        """Follow slices, one at a time, to their end. All the pages of a slice go to one
+        lane, in chain order: its writer commits them (and the slice's checkpoints) in order."""
         try:
             while True:
                 slc = self._next_slice()
                 if slc is None:
                     break
-                self._chain(slc)
-        except BaseException as exc:  # handed to the writer, which raises it
+                self._chain(slc, lane)
+        except BaseException as exc:  # raised by the run, after what was fetched is written
+            with self._cond:
+                self._fetch_errors.append(exc)
             self._halt.set()
-            self._out.put(_Error(exc))
+            lane.put(_Error(exc))
         finally:
-            self._out.put(_DONE)
+            lane.put(_DONE)
 
     # -- the writer (calling thread) ---------------------------------------------------------
 
     def run(self, slices: list[Slice]) -> ResourceStats:
         """Run every slice to its end; returns the counts. Pages already written stay
         written when a fetch or the sink fails (the error is raised after them) or the run
-        is interrupted."""
+        is interrupted. The garbage collector is :func:`~.collector.paced` meanwhile."""
+        with collector.paced(self.gc_threshold):
+            return self._run(slices)
+
+    def _run(self, slices: list[Slice]) -> ResourceStats:
         stats = ResourceStats(self.resource.name, slices=len(slices))
         pending = [s for s in slices if not s.done]
         for s in slices:
@@ -266,76 +292,137 @@ class Engine:
         stats.slices_done = len(slices) - len(pending)
         requests0 = _snapshot(self.fetcher)
         started = time.monotonic()
+        # What the writers update (the calling thread's and the writer threads').
+        self._stats, self._started, self._requests0 = stats, started, requests0
         if self.progress:
             self.progress.start(self.resource.name)
         self._work.extend(pending)
         self._open = len(pending)
+        fetchers = self.workers if pending else 0
         threads = [
-            threading.Thread(target=self._worker, name=f"stripe-sync-{i}", daemon=True)
-            for i in range(self.workers if pending else 0)
+            threading.Thread(
+                target=self._worker,
+                args=(self._lanes[i % self.writers],),
+                name=f"stripe-sync-{i}",
+                daemon=True,
+            )
+            for i in range(fetchers)
         ]
+        # How many fetchers feed each lane; lanes without any get no writer.
+        feeding = [len(range(lane, fetchers, self.writers)) for lane in range(self.writers)]
         self._refresh_wanted()
         for thread in threads:
             thread.start()
-        error: BaseException | None = None
-        running = len(threads)
+        errors: list[BaseException] = []
+        writers = [
+            threading.Thread(
+                target=self._write_lane_thread,
+                args=(lane, feeding[lane], errors),
+                name=f"stripe-sync-writer-{lane}",
+                daemon=True,
+            )
+            for lane in range(1, self.writers)
+            if feeding[lane]
+        ]
         try:
-            while running:
-                batch, running, error = self._collect(running)
-                if batch:
-                    self.sink.write(self.resource, batch)
-                    self._account(batch, stats)
-                    if self.dispatch is not None:
-                        split = [n for result in batch for n in result.new_slices]
-                        if split:
-                            self.dispatch(split)
-                        self._refresh_wanted()
-                    stats.seconds = time.monotonic() - started
-                    _apply(stats, self.fetcher, requests0)
-                    if self.progress:
-                        self.progress.update(stats, self.slices)
-                if error is not None:
-                    break
+            for writer in writers:
+                writer.start()
+            error = self._write_lane(0, feeding[0])
+            if error is not None:
+                errors.insert(0, error)
+            for writer in writers:
+                while writer.is_alive():
+                    writer.join(timeout=0.2)
         except BaseException:
             stats.interrupted = True
             raise
         finally:
             self._halt.set()
-            self._join(threads)
+            self._join(threads + writers)
             stats.seconds = time.monotonic() - started
             _apply(stats, self.fetcher, requests0)
-            if error is not None or stats.slices_done < stats.slices:
+            errors += [e for e in self._fetch_errors if e not in errors]
+            if errors or stats.slices_done < stats.slices:
                 stats.interrupted = True
             if self.progress:
                 self.progress.finish(stats)
-        if error is not None:
-            raise error
+        if errors:
+            raise errors[0]
         return stats
 
+    def _write_lane_thread(self, lane: int, running: int, errors: list[BaseException]) -> None:
+        """A writer of its own (its own database connection, closed when it ends)."""
+        from django.db import connections
+
+        try:
+            error = self._write_lane(lane, running)
+        except BaseException as exc:
+            error = exc
+        finally:
+            connections.close_all()
+        if error is not None:
+            self._halt.set()
+            errors.append(error)
+
+    def _write_lane(self, lane: int, running: int) -> BaseException | None:
+        """Write the pages of one lane in batches until its fetchers are done; the first
+        error of a fetcher of the lane, if any (the pages before it are written)."""
+        stats, started, requests0 = self._stats, self._started, self._requests0
+        error: BaseException | None = None
+        try:
+            while running:
+                batch, running, error = self._collect(running, self._lanes[lane])
+                if batch:
+                    self.sink.write(self.resource, batch)
+                    with self._account_lock:
+                        self._account(batch, stats)
+                        if self.dispatch is not None:
+                            split = [n for result in batch for n in result.new_slices]
+                            if split:
+                                self.dispatch(split)
+                            self._refresh_wanted()
+                        stats.seconds = time.monotonic() - started
+                        _apply(stats, self.fetcher, requests0)
+                        if self.progress:
+                            self.progress.update(stats, self.slices)
+                if error is not None:
+                    self._halt.set()
+                    break
+        except BaseException:
+            self._halt.set()
+            raise
+        return error
+
     def _join(self, threads: list[threading.Thread], timeout: float = 5.0) -> None:
-        """Wait for the fetchers to leave (draining the queue so none blocks on it)."""
+        """Wait for the fetchers and writers to leave (draining the lanes so none blocks)."""
         deadline = time.monotonic() + timeout
         for thread in threads:
             while thread.is_alive() and time.monotonic() < deadline:
-                try:
-                    while True:
-                        self._out.get_nowait()
-                except queue.Empty:
-                    pass
+                for lane in self._lanes:
+                    try:
+                        while True:
+                            lane.get_nowait()
+                    except queue.Empty:
+                        pass
                 thread.join(timeout=0.05)
 
-    def _collect(self, running: int) -> tuple[list[PageResult], int, BaseException | None]:
-        """Wait for a page, then take the pages already queued, up to ``batch_size`` objects."""
+    def _collect(
+        self, running: int, lane: queue.Queue[Any]
+    ) -> tuple[list[PageResult], int, BaseException | None]:
+        """Wait for a page, then take the pages already queued, up to ``batch_size`` objects.
+        Once the run is halted, an empty lane ends the wait: its fetchers are leaving."""
         batch: list[PageResult] = []
         size = 0
         error: BaseException | None = None
         block = True
         while running and size < self.batch_size:
             try:
-                item = self._out.get(timeout=0.2) if block else self._out.get_nowait()
+                item = lane.get(timeout=0.2) if block else lane.get_nowait()
             except queue.Empty:
                 if batch or not block:
                     break
+                if self._halt.is_set():
+                    return batch, 0, error
                 continue
             if item is _DONE:
                 running -= 1
@@ -352,7 +439,8 @@ class Engine:
             stats.pages += 1
             stats.objects += len(result.page.objects)
             for new in result.new_slices:
-                self.slices[new.key] = new
+                # Another lane may have written pages of the new slice already.
+                self.slices.setdefault(new.key, new)
                 stats.slices += 1
             self.slices[result.slice.key] = result.slice
             if result.slice.done:

@@ -43,6 +43,8 @@ class SyncSettings:
     max_attempts: int = 10
     progress: Progress | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    gc_threshold: int | None = None
+    writers: int = 1
 
     @property
     def livemode(self) -> bool:
@@ -66,6 +68,18 @@ class SyncSettings:
             max_attempts=self.max_attempts,
             probe_created=self.client is None and get_config().api_base is not None,
         )
+
+
+def effective_writers(resource: Resource, writers: int) -> int:
+    """``writers`` on PostgreSQL; 1 on other databases (SQLite writes one transaction at a
+    time: more writers would only wait for each other)."""
+    from django.db import connections, router
+
+    if writers > 1:
+        vendor = connections[router.db_for_write(resource.model_class)].vendor
+        if vendor != "postgresql":
+            return 1
+    return max(1, writers)
 
 
 @dataclass
@@ -121,6 +135,8 @@ def run_sync(
             batch_size=settings.batch_size,
             progress=settings.progress,
             stop=settings.stop,
+            gc_threshold=settings.gc_threshold,
+            writers=effective_writers(resource, settings.writers),
         )
         try:
             results.append(engine.run(planned.slices))

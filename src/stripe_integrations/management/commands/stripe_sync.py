@@ -34,6 +34,12 @@ class Command(BaseCommand):
             "--workers", type=int, help="concurrent page chains (default: from the rate)"
         )
         parser.add_argument(
+            "--writers",
+            type=int,
+            default=1,
+            help="database connections writing at once, on PostgreSQL (default: 1)",
+        )
+        parser.add_argument(
             "--rate", type=float, help="requests per second (default: SYNC_RATE_LIMIT)"
         )
         parser.add_argument(
@@ -61,6 +67,8 @@ class Command(BaseCommand):
         since = int(parse_since(options["since"]).timestamp()) if options["since"] else None
         if options["workers"] is not None and options["workers"] < 1:
             raise CommandError("--workers must be at least 1")
+        if options["writers"] < 1:
+            raise CommandError("--writers must be at least 1")
         if options["rate"] is not None and options["rate"] <= 0:
             raise CommandError("--rate must be positive")
         progress = (
@@ -71,6 +79,7 @@ class Command(BaseCommand):
         settings = SyncSettings(
             since=since,
             workers=options["workers"],
+            writers=options["writers"],
             rate=options["rate"],
             resume=options["resume"],
             dry_run=options["dry_run"],
