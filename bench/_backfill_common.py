@@ -105,14 +105,36 @@ class PeakRSS:
 
 
 class StatementCounter:
-    """Counts SQL statements on the calling thread's connection (the backfill's writer)."""
+    """Counts SQL statements on every connection of the process: the calling thread's, and
+    those opened meanwhile (the writer threads' with ``--writers``)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self._lock = threading.Lock()
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.count += 1
+        with self._lock:
+            self.count += 1
         return execute(sql, params, many, context)
+
+    def _on_connect(self, sender: Any, connection: Any, **kwargs: Any) -> None:
+        if self not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self)
+
+    def __enter__(self) -> StatementCounter:
+        from django.db import connection
+        from django.db.backends.signals import connection_created
+
+        connection.execute_wrappers.append(self)
+        connection_created.connect(self._on_connect, dispatch_uid=id(self))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from django.db import connection
+        from django.db.backends.signals import connection_created
+
+        connection_created.disconnect(dispatch_uid=id(self))
+        connection.execute_wrappers.remove(self)
 
 
 def dataset_for(scale: float, *, invoices: bool, start: int | None = None) -> Dataset:

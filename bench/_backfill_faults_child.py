@@ -22,6 +22,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--rate", type=float, default=90.0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--writers", type=int, default=1)
     args = parser.parse_args()
 
     setup_django(fresh=False)
@@ -39,6 +40,7 @@ def main() -> int:
     )
     out = io.StringIO()
     command = ["stripe_sync", "customers", "subscriptions", "--rate", str(args.rate)]
+    command.append(f"--writers={args.writers}")
     if args.resume:
         command.append("--resume")
     started = time.perf_counter()

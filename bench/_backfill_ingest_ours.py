@@ -55,6 +55,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--writers", type=int, default=1)
     parser.add_argument("--invoices", action="store_true")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--start", type=int)
@@ -70,7 +71,8 @@ def main() -> int:
     setup_django()
     from django.db import connection
 
-    from stripe_integrations.backfill import SyncSettings, run_sync
+    from stripe_integrations.backfill import SyncSettings, get_resource, run_sync
+    from stripe_integrations.backfill.run import effective_writers
     from stripe_integrations.models import (
         Customer,
         Invoice,
@@ -88,12 +90,12 @@ def main() -> int:
     else:
         server = GeneratedStripe(dataset)
         client = bench_client(server)
-    settings = SyncSettings(client=client, rate=1e9, workers=args.workers)
+    settings = SyncSettings(client=client, rate=1e9, workers=args.workers, writers=args.writers)
     counter = StatementCounter()
     if args.tracemalloc:
         tracemalloc.start()
     started = time.perf_counter()
-    with PeakRSS() as rss, connection.execute_wrapper(counter):
+    with PeakRSS() as rss, counter:
         stats = run_sync(resources, settings)
     wall = time.perf_counter() - started
     requests = stop_server_process(child) if child else server.counts["requests"]
@@ -122,6 +124,7 @@ def main() -> int:
         "tracemalloc_peak_mb": traced_peak,
         "requests": requests,
         "server": args.server,
+        "writers": effective_writers(get_resource("customers"), args.writers),
         "rows": rows,
         "per_resource": [
             {

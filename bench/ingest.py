@@ -1,7 +1,7 @@
 """Backfill ingest benchmark: ``stripe_sync`` against dj-stripe 2.11, side by side.
 
     .venv/bin/python bench/ingest.py [--scale 1.0] [--peer-scale 0.01] [--no-invoices]
-                                     [--db postgres,sqlite] [--workers 2]
+                                     [--db postgres,sqlite] [--workers 2] [--writers 2]
                                      [--server process|inprocess] [--json]
 
 A generated account served from memory with no latency (``bench/_backfill_data.py``):
@@ -68,6 +68,12 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--db", default="postgres,sqlite")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=2,
+        help="our writers on PostgreSQL (stripe_sync --writers; SQLite always gets 1)",
+    )
     parser.add_argument("--server", choices=("process", "inprocess"), default="process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -86,6 +92,7 @@ def main() -> int:
             "PYTHONPATH": os.pathsep.join([BENCH_DIR, os.path.join(REPO_DIR, "src")]),
         }
         ours_args = [f"--scale={args.scale}", f"--workers={args.workers}", f"--start={start}"]
+        ours_args.append(f"--writers={args.writers}")
         ours_args.append(f"--server={args.server}")
         if invoices:
             ours_args.append("--invoices")
@@ -119,7 +126,12 @@ def main() -> int:
         f"(dj-stripe x {args.peer_scale}), {os.cpu_count()} CPUs, "
         f"load average at the end {os.getloadavg()[0]:.1f}"
     )
-    rows = [(f"ours {db}", r) for db, r in results["ours"].items()]
+
+    def label(db: str, r: dict[str, Any]) -> str:
+        writers = r.get("writers", 1)
+        return f"ours {db}, {writers} writer{'s' if writers > 1 else ''}"
+
+    rows = [(label(db, r), r) for db, r in results["ours"].items()]
     name_width = max(24, *(len(n) + 2 for n, _ in rows))
     header = f"{'side':<{name_width}}{'objects':>10}{'seconds':>10}{'objects/s':>11}"
     header += f"{'stmts/1000':>12}{'peak RSS +MB':>14}"
