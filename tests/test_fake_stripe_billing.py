@@ -941,6 +941,38 @@ def test_create_preview_of_a_new_subscription_and_pending_items(
     assert (info.value.http_status, info.value.code) == (404, "invoice_upcoming_none")
 
 
+def test_a_new_price_keeps_the_period_unless_its_interval_differs() -> None:
+    now = [1_790_000_000.0]
+    client = stripe.StripeClient(
+        "sk_test_x", http_client=FakeStripe(seed=7, clock=lambda: now[0]), max_network_retries=0
+    )
+    customer = paying_customer(client)
+    basic, pro = monthly(client, 500), monthly(client, 2500)
+    yearly = client.v1.prices.create(
+        params={
+            "unit_amount": 20000,
+            "currency": "usd",
+            "recurring": {"interval": "year"},
+            "product_data": {"name": "Yearly"},
+        }
+    )
+    sub = subscribe(client, customer.id, basic.id)
+    item = sub["items"].data[0]
+    assert (item.current_period_start, item.current_period_end) == (1_790_000_000, 1_792_592_000)
+    now[0] += 100
+    same = client.v1.subscriptions.update(
+        sub.id, params={"items": [{"id": item.id, "price": pro.id}]}
+    )["items"].data[0]
+    assert (same.current_period_start, same.current_period_end) == (1_790_000_000, 1_792_592_000)
+    other = client.v1.subscriptions.update(
+        sub.id, params={"items": [{"id": item.id, "price": yearly.id}]}
+    )["items"].data[0]
+    assert (other.current_period_start, other.current_period_end) == (
+        1_790_000_100,
+        1_790_000_100 + 365 * 86400,
+    )
+
+
 def test_create_preview_of_an_item_change(client: Client) -> None:
     customer = paying_customer(client)
     basic, pro = monthly(client, 500), monthly(client, 2500)

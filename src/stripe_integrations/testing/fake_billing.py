@@ -2,7 +2,8 @@
 
 Shaped like API version ``2026-10-28.endive``: billing periods live on the items
 (``current_period_start``/``current_period_end``), not on the subscription. A month is 30
-days and a year 365. Creating a subscription bills it at once (see
+days and a year 365; a new price of another interval restarts an item's period, one of the
+same interval keeps it. Creating a subscription bills it at once (see
 :mod:`.fake_subscription_invoices`): it is ``active`` (``trialing`` with a trial) when the
 first invoice is paid or nothing is due, else ``incomplete``; ``latest_invoice`` names that
 invoice. ``discounts`` hold discount ids; items keep their ``quantity``, ``tax_rates`` (tax
@@ -87,9 +88,8 @@ SUBSCRIPTION_UPDATE_PARAMS = _SHARED_PARAMS | {
 
 def period_end(price: JsonDict, start: int) -> int:
     """The end of a billing period of ``price`` starting at ``start``."""
-    recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
-    count = int(recurring["interval_count"])
-    return start + _INTERVAL_SECONDS[recurring["interval"]] * count
+    interval, count = _interval(price)
+    return start + _INTERVAL_SECONDS[interval] * count
 
 
 def _item_price(ctx: Ctx, raw: JsonDict, param: str) -> JsonDict:
@@ -123,6 +123,13 @@ def _new_item(ctx: Ctx, sub_id: str, price: JsonDict, raw: JsonDict, param: str)
         "subscription": sub_id,
         "tax_rates": fake_tax_rates.tax_rates(ctx, raw.get("tax_rates"), f"{param}[tax_rates]"),
     }
+
+
+def _interval(price: JsonDict) -> tuple[str, int]:
+    """A recurring price's billing interval: a price of another interval restarts the
+    item's period (Stripe resets the billing cycle anchor), one of the same keeps it."""
+    recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
+    return recurring["interval"], int(recurring["interval_count"])
 
 
 def _start_periods(items: list[JsonDict], start: int, trial_end: int | None) -> None:
@@ -320,8 +327,9 @@ def _update_items(ctx: Ctx, sub: JsonDict, raw_items: list[Any]) -> None:
             items.remove(item)
             continue
         if raw_item.get("price") and raw_item["price"] != item["price"]["id"]:
+            before = _interval(item["price"])
             item["price"] = copy.deepcopy(_item_price(ctx, raw_item, param))
-            if sub["status"] != "trialing":
+            if sub["status"] != "trialing" and _interval(item["price"]) != before:
                 _start_periods([item], now, None)
         if "quantity" in raw_item:
             item["quantity"] = as_int(raw_item["quantity"], f"{param}[quantity]", minimum=0)
