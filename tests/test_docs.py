@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import itertools
 import os
 import re
 import shlex
@@ -151,6 +152,9 @@ def all_blocks() -> list[Block]:
 
 
 BLOCKS = all_blocks()
+# Each test runs its page's blocks again, in a module of its own name: a Celery task a page
+# defines is then registered once per name, not redefined under the name of the last run.
+_RUNS = itertools.count()
 BY_PAGE: dict[str, list[Block]] = {}
 for _block in BLOCKS:
     BY_PAGE.setdefault(_block.page, []).append(_block)
@@ -199,7 +203,7 @@ def docs_namespace(django_user_model: Any) -> Iterator[dict[str, Any]]:
         )
         fake.reset_requests()
         yield {
-            "__name__": "docs",
+            "__name__": f"docs_{next(_RUNS)}",
             "fake": fake,
             "user": user,
             "billing_email": billing_email,
