@@ -114,7 +114,11 @@ def test_the_url_is_reversible() -> None:
 
 # --- bad requests: 400, a reason, a log line, and no row ---------------------------------
 
-NOW = int(time.time())
+
+def _now() -> int:
+    """Signing time, read when a case is sent (not when the module is imported, which may be
+    longer ago than the tolerance: every case would then be refused as expired)."""
+    return int(time.time())
 
 
 def _good() -> dict[str, Any]:
@@ -126,7 +130,10 @@ def _body(event: Any) -> bytes:
 
 
 def _signed(body: bytes, secret: str = SECRET, ts: int | None = None) -> str:
-    return sign(body, secret, NOW if ts is None else ts)
+    return sign(body, secret, _now() if ts is None else ts)
+
+
+Case = Callable[[], tuple[bytes, "str | None"]]
 
 
 def _case(
@@ -134,10 +141,15 @@ def _case(
     *,
     raw: bytes | None = None,
     header: Callable[[bytes], str | None] | None = None,
-) -> tuple[bytes, str | None]:
-    event = _good()
-    body = raw if raw is not None else _body(mutate(event) if mutate else event)
-    return body, (header(body) if header else _signed(body))
+) -> Case:
+    """A bad request, built (and signed) when the test sends it."""
+
+    def build() -> tuple[bytes, str | None]:
+        event = _good()
+        body = raw if raw is not None else _body(mutate(event) if mutate else event)
+        return body, (header(body) if header else _signed(body))
+
+    return build
 
 
 def _drop(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -148,21 +160,21 @@ def _set(key: str, value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda e: {**e, key: value}
 
 
-BAD_REQUESTS: dict[str, tuple[bytes, str | None]] = {
+BAD_REQUESTS: dict[str, Case] = {
     "no signature header": _case(header=lambda b: None),
     "empty signature header": _case(header=lambda b: ""),
     "garbled header": _case(header=lambda b: "garbage"),
-    "no timestamp": _case(header=lambda b: f"v1={compute_signature(b, SECRET, NOW)}"),
+    "no timestamp": _case(header=lambda b: f"v1={compute_signature(b, SECRET, _now())}"),
     "non-numeric timestamp": _case(
-        header=lambda b: f"t=abc,v1={compute_signature(b, SECRET, NOW)}"
+        header=lambda b: f"t=abc,v1={compute_signature(b, SECRET, _now())}"
     ),
-    "no v1 signature": _case(header=lambda b: f"t={NOW},v0=abc"),
+    "no v1 signature": _case(header=lambda b: f"t={_now()},v0=abc"),
     "wrong secret": _case(header=lambda b: _signed(b, "whsec_someone_else")),
     "signature of another body": _case(header=lambda b: _signed(b + b" ")),
-    "expired timestamp": _case(header=lambda b: _signed(b, ts=NOW - 3600)),
-    "future timestamp": _case(header=lambda b: _signed(b, ts=NOW + 3600)),
+    "expired timestamp": _case(header=lambda b: _signed(b, ts=_now() - 3600)),
+    "future timestamp": _case(header=lambda b: _signed(b, ts=_now() + 3600)),
     "timestamp swapped after signing": _case(
-        header=lambda b: f"t={NOW + 1},v1={compute_signature(b, SECRET, NOW)}"
+        header=lambda b: f"t={_now() + 1},v1={compute_signature(b, SECRET, _now())}"
     ),
     "empty body": _case(raw=b""),
     "invalid JSON": _case(raw=b"{not json"),
@@ -185,7 +197,7 @@ BAD_REQUESTS: dict[str, tuple[bytes, str | None]] = {
 def test_bad_request_is_refused_without_a_row(
     case: str, client: Client, caplog: pytest.LogCaptureFixture, fake_stripe: FakeStripe
 ) -> None:
-    body, header = BAD_REQUESTS[case]
+    body, header = BAD_REQUESTS[case]()
     extra = {"HTTP_STRIPE_SIGNATURE": header} if header is not None else {}
     with caplog.at_level(logging.WARNING, logger="stripe_integrations.webhooks"):
         response = client.generic("POST", URL, body, content_type="application/json", **extra)
