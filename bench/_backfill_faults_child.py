@@ -22,7 +22,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--rate", type=float, default=90.0)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--writers", type=int, default=1)
+    parser.add_argument("--writers", type=int, default=2)
     args = parser.parse_args()
 
     setup_django(fresh=False)

@@ -2,7 +2,7 @@
 ``--resume`` finishes the job. Every object must end up present exactly once.
 
     .venv/bin/python bench/faults.py [--customers N] [--subscriptions N] [--db sqlite|postgres]
-                                     [--failure-rate 0.1] [--latency 0.02] [--writers 1] [--json]
+                                     [--failure-rate 0.1] [--latency 0.02] [--writers 2] [--json]
 
 The generated Stripe (in each child process, identical data) answers after ``--latency``
 seconds, refuses more than 100 requests/s with 429, and fails ``--failure-rate`` of the
@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--failure-rate", type=float, default=0.1)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--rate", type=float, default=90.0)
-    parser.add_argument("--writers", type=int, default=1, help="stripe_sync --writers")
+    parser.add_argument("--writers", type=int, default=2, help="stripe_sync --writers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 

@@ -9,10 +9,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 
 from stripe_integrations.backfill import checkpoints as checkpoints_module
 from stripe_integrations.backfill import get_resource, run_sync
+from stripe_integrations.backfill.engine import Engine
 from stripe_integrations.backfill.registry import register
 from stripe_integrations.backfill.run import effective_writers
 from stripe_integrations.backfill.sinks import WriteSink
@@ -51,12 +52,59 @@ def test_a_checkpoint_never_goes_back() -> None:
 
 
 @pytest.mark.django_db
-def test_writers_only_on_postgresql() -> None:
+def test_one_writer_inside_a_transaction() -> None:
+    """A test's transaction (or the caller's ``atomic``): other connections would not see its
+    rows, and would wait on its locks until it ends, so the run keeps to one writer."""
     resource = get_resource("customers")
-    expected = 3 if connection.vendor == "postgresql" else 1
-    assert effective_writers(resource, 3) == expected
-    assert effective_writers(resource, 1) == 1
-    assert effective_writers(resource, 0) == 1
+    assert connection.in_atomic_block
+    assert [effective_writers(resource, n) for n in (None, 0, 1, 3)] == [1, 1, 1, 1]
+
+
+def cancel_lock_waits_after(seconds: float) -> threading.Timer:
+    """A watchdog: after ``seconds``, cancel the queries of this database that wait on a lock
+    (a writer stuck behind the test's transaction then fails instead of hanging)."""
+
+    def cancel() -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+        finally:
+            connections.close_all()
+
+    timer = threading.Timer(seconds, cancel)
+    timer.start()
+    return timer
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_writers_asked_for_inside_a_transaction_do_not_hang(
+    fake_stripe: FakeStripe, monkeypatch: Any
+) -> None:
+    """Three writers asked for in a test's transaction: the prices the calling thread wrote
+    stay locked until the test ends, so a second connection would wait on them forever while
+    the run waits for it. The run keeps to the caller's connection and finishes."""
+    seed(fake_stripe, 300, 300)
+    seen = ThreadsSeen(monkeypatch)
+    watchdog = cancel_lock_waits_after(30)
+    try:
+        [stats] = run_sync(["subscriptions"], fast(workers=4, writers=3, batch_size=100))
+    finally:
+        watchdog.cancel()
+    assert stats.objects == 300 and list(seen.names) == [threading.current_thread().name]
+    assert Subscription.objects.count() == 300 and Price.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_on_postgresql_outside_a_transaction() -> None:
+    resource = get_resource("customers")
+    expected = [2, 1, 1, 3] if connection.vendor == "postgresql" else [1, 1, 1, 1]
+    assert [effective_writers(resource, n) for n in (None, 0, 1, 3)] == expected
+    with transaction.atomic():
+        assert effective_writers(resource, 3) == 1
 
 
 def seed(fake: FakeStripe, customers: int, subscriptions: int) -> None:
@@ -151,15 +199,34 @@ def test_a_failing_writer_stops_the_run_and_resume_finishes(fake_stripe: FakeStr
     assert not SyncCheckpoint.objects.filter(done=False).exists()
 
 
+class EnginesSeen:
+    """The number of writers of each engine a run builds."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.writers: list[int] = []
+        original = Engine.__init__
+
+        def init(engine: Engine, *args: Any, **kwargs: Any) -> None:
+            original(engine, *args, **kwargs)
+            self.writers.append(engine.writers)
+
+        monkeypatch.setattr(Engine, "__init__", init)
+
+
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_the_command_takes_writers(fake_stripe: FakeStripe, monkeypatch: Any) -> None:
+@pytest.mark.parametrize(("option", "writers"), [((), 2), (("--writers=3",), 3)])
+def test_the_command_takes_writers(
+    fake_stripe: FakeStripe, monkeypatch: Any, option: tuple[str, ...], writers: int
+) -> None:
     from django.core.management import call_command
 
     seed(fake_stripe, 900, 0)
     seen = ThreadsSeen(monkeypatch)
+    engines = EnginesSeen(monkeypatch)
     call_command(
-        "stripe_sync", "customers", "--workers=4", "--writers=2", "--rate=10000", "--no-progress"
+        "stripe_sync", "customers", "--workers=4", *option, "--rate=10000", "--no-progress"
     )
     assert Customer.objects.count() == 900
-    assert len(seen.names) == 2
+    assert engines.writers == [writers]
+    assert 1 < len(seen.names) <= writers

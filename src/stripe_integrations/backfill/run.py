@@ -44,7 +44,7 @@ class SyncSettings:
     progress: Progress | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     gc_threshold: int | None = None
-    writers: int = 1
+    writers: int | None = None
 
     @property
     def livemode(self) -> bool:
@@ -70,16 +70,20 @@ class SyncSettings:
         )
 
 
-def effective_writers(resource: Resource, writers: int) -> int:
-    """``writers`` on PostgreSQL; 1 on other databases (SQLite writes one transaction at a
-    time: more writers would only wait for each other)."""
+AUTO_WRITERS = 2
+
+
+def effective_writers(resource: Resource, writers: int | None = None) -> int:
+    """How many writers a run of ``resource`` uses: ``writers`` (default
+    :data:`AUTO_WRITERS`) on PostgreSQL; 1 on other databases (SQLite writes one transaction
+    at a time: more writers would only wait for each other) and inside a transaction (other
+    connections cannot see its rows, and would wait on its locks until it ends)."""
     from django.db import connections, router
 
-    if writers > 1:
-        vendor = connections[router.db_for_write(resource.model_class)].vendor
-        if vendor != "postgresql":
-            return 1
-    return max(1, writers)
+    database = connections[router.db_for_write(resource.model_class)]
+    if database.vendor != "postgresql" or database.in_atomic_block:
+        return 1
+    return AUTO_WRITERS if writers is None else max(1, writers)
 
 
 @dataclass

@@ -36,8 +36,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--writers",
             type=int,
-            default=1,
-            help="database connections writing at once, on PostgreSQL (default: 1)",
+            help="database connections writing at once, on PostgreSQL (default: 2)",
         )
         parser.add_argument(
             "--rate", type=float, help="requests per second (default: SYNC_RATE_LIMIT)"
@@ -67,7 +66,7 @@ class Command(BaseCommand):
         since = int(parse_since(options["since"]).timestamp()) if options["since"] else None
         if options["workers"] is not None and options["workers"] < 1:
             raise CommandError("--workers must be at least 1")
-        if options["writers"] < 1:
+        if options["writers"] is not None and options["writers"] < 1:
             raise CommandError("--writers must be at least 1")
         if options["rate"] is not None and options["rate"] <= 0:
             raise CommandError("--rate must be positive")
