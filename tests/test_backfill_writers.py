@@ -105,6 +105,11 @@ def test_writers_on_postgresql_outside_a_transaction() -> None:
     assert [effective_writers(resource, n) for n in (None, 0, 1, 3)] == expected
     with transaction.atomic():
         assert effective_writers(resource, 3) == 1
+    transaction.set_autocommit(False)
+    try:
+        assert effective_writers(resource, 3) == 1
+    finally:
+        transaction.set_autocommit(True)
 
 
 def seed(fake: FakeStripe, customers: int, subscriptions: int) -> None:

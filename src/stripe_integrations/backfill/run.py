@@ -81,7 +81,8 @@ def effective_writers(resource: Resource, writers: int | None = None) -> int:
     from django.db import connections, router
 
     database = connections[router.db_for_write(resource.model_class)]
-    if database.vendor != "postgresql" or database.in_atomic_block:
+    in_transaction = database.in_atomic_block or not database.get_autocommit()
+    if database.vendor != "postgresql" or in_transaction:
         return 1
     return AUTO_WRITERS if writers is None else max(1, writers)
 
