@@ -121,3 +121,38 @@ def test_twenty_concurrent_get_or_create_make_one_customer(
     assert sum(created for _, created in results) == 1
     assert len(fake_stripe.objects("customer")) == 1
     assert Customer.objects.filter(subscriber=user).count() == 1
+
+
+def test_the_creator_says_created_when_a_replay_stored_its_customer_first(
+    fake_stripe: FakeStripe, django_user_model: Any, monkeypatch: Any
+) -> None:
+    """The race of the test above, staged: the caller whose request created the customer is
+    overtaken by a caller that got the idempotent replay and stored the row first, so its own
+    insert meets the one-active-customer constraint. It still created the customer."""
+    from django.db import IntegrityError
+
+    from stripe_integrations.actions import customer as customer_actions
+
+    user = django_user_model.objects.create(username="racer4", email="r4@example.com")
+    original = customer_actions.sync_customers
+
+    def overtaken(objects: Any, **kwargs: Any) -> Any:
+        def replaying_caller() -> None:
+            try:
+                original(objects, **kwargs)
+            finally:
+                connections.close_all()
+
+        other = threading.Thread(target=replaying_caller)
+        other.start()
+        other.join()
+        raise IntegrityError('duplicate key value violates unique constraint "one active"')
+
+    monkeypatch.setattr(customer_actions, "sync_customers", overtaken)
+    customer, created = Customer.get_or_create(subscriber=user)
+
+    assert created is True
+    assert Customer.objects.get(subscriber=user).stripe_id == customer.stripe_id
+    assert len(fake_stripe.objects("customer")) == 1
+    deletes = [r for r in fake_stripe.requests if r.method == "DELETE"]
+    assert deletes == []

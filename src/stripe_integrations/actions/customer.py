@@ -236,15 +236,18 @@ class StripeCustomer:
             with transaction.atomic():
                 return sync_customers([obj], local=local)[0], not replayed
         except IntegrityError:
-            # Another active customer for this user was stored meanwhile: it wins, and the
-            # customer this call created in Stripe is deleted so only one remains.
+            # Another active customer for this user was stored meanwhile. When it is this
+            # call's own customer (a concurrent caller got the replay and stored it first),
+            # this call still created it. Otherwise the other one wins, and the customer this
+            # call created in Stripe is deleted so only one remains.
             winner = Customer.objects.filter(
                 subscriber_id=user.pk, livemode=livemode, is_active=True
             ).first()
             if winner is None:
                 raise
-            if winner.stripe_id != obj.id:
-                cls._delete_orphan(obj.id)
+            if winner.stripe_id == obj.id:
+                return winner, not replayed
+            cls._delete_orphan(obj.id)
             return winner, False
 
     @staticmethod
