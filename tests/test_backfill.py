@@ -308,19 +308,24 @@ def test_statements_do_not_grow_with_pages(
     assert stats.pages == 3 and Customer.objects.count() == 300
 
 
-def test_subscriptions_with_items_and_every_status(fake_stripe: FakeStripe) -> None:
-    customer = fake_stripe.add("customer", email="s@example.com", created=BASE)
-    product = fake_stripe.add("product", name="Plan")
-    prices = [
-        fake_stripe.add(
+def monthly_prices(fake: FakeStripe, count: int) -> list[dict[str, Any]]:
+    """``count`` monthly prices of one product: 5.00, 10.00, ..."""
+    product = fake.add("product", name="Plan")
+    return [
+        fake.add(
             "price",
             product=product["id"],
             unit_amount=500 * (n + 1),
             currency="usd",
             recurring={"interval": "month"},
         )
-        for n in range(2)
+        for n in range(count)
     ]
+
+
+def test_subscriptions_with_items_and_every_status(fake_stripe: FakeStripe) -> None:
+    customer = fake_stripe.add("customer", email="s@example.com", created=BASE)
+    prices = monthly_prices(fake_stripe, 2)
     subs = []
     for n in range(150):
         items = [{"price": prices[0]["id"]}] + ([{"price": prices[1]["id"]}] if n % 2 else [])

@@ -26,7 +26,7 @@ from stripe_integrations.models import (
     SyncCheckpoint,
 )
 from stripe_integrations.testing import FakeStripe
-from tests.test_backfill import BASE, fast
+from tests.test_backfill import BASE, fast, monthly_prices
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="several writers are PostgreSQL's"
@@ -114,17 +114,7 @@ def test_writers_on_postgresql_outside_a_transaction() -> None:
 
 def seed(fake: FakeStripe, customers: int, subscriptions: int) -> None:
     """Customers, and subscriptions sharing two prices (rows every writer upserts)."""
-    product = fake.add("product", name="Plan")
-    prices = [
-        fake.add(
-            "price",
-            product=product["id"],
-            unit_amount=500 * (n + 1),
-            currency="usd",
-            recurring={"interval": "month"},
-        )["id"]
-        for n in range(2)
-    ]
+    prices = [price["id"] for price in monthly_prices(fake, 2)]
     ids = [
         fake.add("customer", email=f"c{i}@example.com", created=BASE + i // 3)["id"]
         for i in range(customers)
