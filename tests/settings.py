@@ -62,7 +62,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.path.join(os.path.dirname(__file__), "db.sqlite3"),
-            "TEST": {"NAME": os.path.join(os.path.dirname(__file__), "test-db.sqlite3")},
+            "TEST": {
+                "NAME": os.environ.get(
+                    "SI_SQLITE_TEST_NAME", os.path.join(os.path.dirname(__file__), "test-db.sqlite3")
+                )
+            },
         }
     }
 
