@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
 from stripe_integrations.conf import StripeConfig, get_config
 from stripe_integrations.webhooks.processing import store_event
 from stripe_integrations.webhooks.signature import SignatureError, verify
 
 log = logging.getLogger("stripe_integrations.webhooks")
+
+_no_secret_reported = threading.Event()
+
+
+def report_missing_secret() -> None:
+    """Log the empty ``WEBHOOK_SECRETS`` as an error once per process (the system check
+    ``W003`` reports it at start-up); each refused delivery is then a warning like any other.
+    Unauthenticated requests cannot make it mail the admins more than once."""
+    if not _no_secret_reported.is_set():
+        _no_secret_reported.set()
+        log.error('STRIPE_CONFIG["WEBHOOK_SECRETS"] is empty: refusing every delivery')
 
 
 class WebhookRejected(Exception):
@@ -60,6 +73,7 @@ class WebhookView(View):
 
     http_method_names = ["post"]
 
+    @sensitive_variables("config")
     def post(self, request: HttpRequest) -> HttpResponse:
         config = get_config()
         try:
@@ -74,8 +88,10 @@ class WebhookView(View):
         _event, created = store_event(data, source="webhook")
         return JsonResponse({"received": True, "id": data["id"], "duplicate": not created})
 
+    @sensitive_variables("config")
     def verify(self, request: HttpRequest, config: StripeConfig) -> dict[str, Any]:
-        """The verified event, or :class:`WebhookRejected`."""
+        """The verified event, or :class:`WebhookRejected`. Nothing an unauthenticated
+        request sends can raise anything else before its signature has been verified."""
         limit = config.webhook_max_body_bytes
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -89,7 +105,7 @@ class WebhookView(View):
         if not body:
             raise WebhookRejected("empty body")
         if not config.webhook_secrets:
-            log.error('STRIPE_CONFIG["WEBHOOK_SECRETS"] is empty: refusing every delivery')
+            report_missing_secret()
             raise WebhookRejected("no webhook secret configured")
         try:
             verify(
@@ -100,6 +116,9 @@ class WebhookView(View):
             )
         except SignatureError as exc:
             raise WebhookRejected(str(exc)) from exc
+        except Exception as exc:  # a parsing defect must not turn a forgery into a 500
+            log.warning("stripe webhook signature check failed", exc_info=True)
+            raise WebhookRejected("malformed Stripe-Signature header") from exc
         data = parse_event(body)
         if data["livemode"] != config.livemode:
             mode = "live" if data["livemode"] else "test"
