@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import threading
 from typing import Any
 
@@ -39,20 +41,76 @@ class WebhookRejected(Exception):
         self.reason = reason
 
 
+#: Deepest nesting of a delivery's JSON. Stripe's events nest about ten levels; a deeper body
+#: is refused before any code walks it.
+MAX_JSON_DEPTH = 64
+
+#: Stripe's ids and event types: printable ASCII without spaces, at most 255 characters.
+_TOKEN_RE = re.compile(r"[!-~]{1,255}")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise WebhookRejected(f"body is not standard JSON ({name})")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise WebhookRejected("body is not standard JSON (a number out of range)")
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How deep containers nest in ``value`` (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if depth > MAX_JSON_DEPTH:
+                break
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
 def parse_event(body: bytes) -> dict[str, Any]:
-    """The event object of a verified body, or :class:`WebhookRejected`."""
+    """The event object of a verified body, or :class:`WebhookRejected`.
+
+    Only standard JSON (RFC 8259) is accepted: ``NaN``, ``Infinity`` and numbers beyond a
+    double's range are refused, as is nesting deeper than :data:`MAX_JSON_DEPTH`.
+    """
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected("body is not UTF-8") from exc
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise WebhookRejected(f"body nests deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
         raise WebhookRejected("body is not valid JSON") from exc
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise WebhookRejected(f"body nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(data, dict) or data.get("object") != "event":
         raise WebhookRejected("body is not a Stripe event")
     event_id = data.get("id")
-    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+    if not isinstance(event_id, str) or not event_id.startswith("evt_"):
+        raise WebhookRejected("event id is missing or malformed")
+    if not _TOKEN_RE.fullmatch(event_id):
         raise WebhookRejected("event id is missing or malformed")
     event_type = data.get("type")
-    if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+    if not isinstance(event_type, str) or not event_type:
         raise WebhookRejected("event type is missing")
+    if not _TOKEN_RE.fullmatch(event_type):
+        raise WebhookRejected("event type is malformed")
     inner = data.get("data")
     if not isinstance(inner, dict) or not isinstance(inner.get("object"), dict):
         raise WebhookRejected("event has no data.object")
