@@ -69,6 +69,9 @@ else:
             },
         }
     }
+    if os.environ.get("SI_USE_TEST_DATABASE"):
+        # A worker process started by a test uses the test session's database file.
+        DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
 
 STRIPE_CONFIG = {
     "API_KEY": "sk_test_library_tests",
@@ -80,6 +83,8 @@ STRIPE_CONFIG = {
 }
 if os.environ.get("SI_STRIPE_API_BASE"):
     STRIPE_CONFIG["API_BASE"] = os.environ["SI_STRIPE_API_BASE"]
+if os.environ.get("SI_EVENT_LEASE_SECONDS"):
+    STRIPE_CONFIG["EVENT_LEASE_SECONDS"] = float(os.environ["SI_EVENT_LEASE_SECONDS"])
 if os.environ.get("SI_EVENT_BACKEND"):
     STRIPE_CONFIG["EVENT_BACKEND"] = os.environ["SI_EVENT_BACKEND"]
 

@@ -125,6 +125,14 @@ def check_stripe_config(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 id="stripe_integrations.E010",
             )
         )
+    if config.event_lease_seconds < 1:
+        errors.append(
+            checks.Error(
+                'STRIPE_CONFIG["EVENT_LEASE_SECONDS"] must be at least 1.',
+                hint="It is how long a worker holds an event before another may take it over.",
+                id="stripe_integrations.E011",
+            )
+        )
     for key in config.unknown_keys:
         errors.append(
             checks.Warning(

@@ -3,6 +3,8 @@
 - ``event_received(sender=Event, event)``: a new event was stored by the webhook view.
 - ``event_processed(sender=Event, event)``: every handler succeeded.
 - ``event_failed(sender=Event, event, exception, will_retry)``: a handler raised.
+- ``event_skipped(sender=Event, event, reason)``: the event is stored but not applied (an
+  event of a Connect account, which the mirror does not hold); ``reason`` says why.
 - :func:`for_type` gives one signal per event type and outcome, e.g.
   ``for_type("customer.updated").connect(receiver)`` (outcome ``"succeeded"`` by default,
   or ``"failed"``).
@@ -17,6 +19,7 @@ from django.dispatch import Signal
 event_received = Signal()
 event_processed = Signal()
 event_failed = Signal()
+event_skipped = Signal()
 
 OUTCOMES = ("succeeded", "failed")
 

@@ -15,6 +15,9 @@ class EventStatus(models.TextChoices):
     PROCESSING = "processing", "processing"
     SUCCEEDED = "succeeded", "succeeded"
     FAILED = "failed", "failed"
+    #: Stored but deliberately not applied (an event of a Connect account); the reason is in
+    #: ``last_error``.
+    SKIPPED = "skipped", "skipped"
 
 
 class AbstractEvent(StripeModel):
@@ -33,6 +36,12 @@ class AbstractEvent(StripeModel):
         max_length=255, null=True, blank=True, help_text="Id of data.object."
     )
     request_id = models.CharField(max_length=255, null=True, blank=True)
+    account = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text="The connected account of an event sent by a Connect endpoint.",
+    )
     customer = stripe_fk("stripe_integrations.Customer", "events")
 
     status = models.CharField(

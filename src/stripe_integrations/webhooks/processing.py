@@ -14,13 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from stripe_integrations import signals
 from stripe_integrations.conf import get_config
 from stripe_integrations.models import Event, EventStatus
 from stripe_integrations.sync import mapping
+from stripe_integrations.webhooks import leases
 from stripe_integrations.webhooks.registry import registry
 
 log = logging.getLogger("stripe_integrations.webhooks")
@@ -70,17 +71,42 @@ def retry_delay(attempts: int) -> float:
     return float(min(delay, config.event_retry_max_delay))
 
 
-def claim(event_id: int) -> bool:
-    """Mark a pending or failed event as processing; False if another worker has it or it
-    already succeeded."""
-    return bool(
-        Event.objects.filter(pk=event_id, status__in=CLAIMABLE).update(
-            status=EventStatus.PROCESSING,
-            attempts=F("attempts") + 1,
-            locked_at=timezone.now(),
-            next_attempt_at=None,
-        )
+def claim(event_id: int) -> int | None:
+    """Take a pending or failed event (or one whose worker's lease expired) for processing.
+
+    Returns the lease's token (the attempt number), or None if another worker holds it or it
+    is done."""
+    claimable = Q(status__in=CLAIMABLE) | leases.abandoned()
+    taken = Event.objects.filter(claimable, pk=event_id).update(
+        status=EventStatus.PROCESSING,
+        attempts=F("attempts") + 1,
+        locked_at=timezone.now(),
+        next_attempt_at=None,
     )
+    if not taken:
+        return None
+    return Event.objects.filter(pk=event_id).values_list("attempts", flat=True).first()
+
+
+def _held(event_id: int, token: int) -> QuerySet[Event]:
+    """The event, if the lease ``token`` still holds it."""
+    return Event.objects.filter(pk=event_id, status=EventStatus.PROCESSING, attempts=token)
+
+
+class LeaseLost(Exception):
+    """Another worker took the event over after this worker's lease expired."""
+
+
+def skip_reason(event: Event) -> str | None:
+    """Why an event is stored but not applied, or None to apply it."""
+    account = (event.raw or {}).get("account")
+    if account:
+        shown = account if isinstance(account, str) else repr(account)
+        return (
+            f"event of the connected account {shown[:255]}: connected accounts are not "
+            "mirrored (connect to the event_skipped signal to handle it)"
+        )
+    return None
 
 
 def run_handlers(event: Event) -> None:
@@ -98,22 +124,42 @@ def run_handlers(event: Event) -> None:
 
 
 def process_event(event_id: int) -> Outcome:
-    """Run the handlers of one event once and record the outcome on its row."""
-    if not claim(event_id):
+    """Run the handlers of one event once and record the outcome on its row.
+
+    The handlers' writes and the ``succeeded`` mark commit in one transaction, which also
+    checks that this worker still holds the event's lease: a crash at any point leaves the
+    event either applied and succeeded, or untouched and claimable again.
+    """
+    token = claim(event_id)
+    if token is None:
         status = Event.objects.filter(pk=event_id).values_list("status", flat=True).first()
         return Outcome(event_id, str(status or "missing"))
     event = Event.objects.get(pk=event_id)
+    reason = skip_reason(event)
+    if reason is not None:
+        return _record_skip(event, token, reason)
     try:
-        run_handlers(event)
+        with leases.hold(event_id, token), transaction.atomic():
+            run_handlers(event)
+            done = _held(event_id, token).update(
+                status=EventStatus.SUCCEEDED,
+                processed_at=timezone.now(),
+                last_error="",
+                traceback="",
+                locked_at=None,
+            )
+            if not done:
+                raise LeaseLost(f"event {event.stripe_id}: lease {token} expired")
+    except LeaseLost:
+        log.warning(
+            "stripe event %s (%s): another worker took it over; this attempt's writes were "
+            "rolled back",
+            event.stripe_id,
+            event.type,
+        )
+        return Outcome(event_id, EventStatus.PROCESSING)
     except Exception as exc:
-        return _record_failure(event, exc)
-    Event.objects.filter(pk=event_id).update(
-        status=EventStatus.SUCCEEDED,
-        processed_at=timezone.now(),
-        last_error="",
-        traceback="",
-        locked_at=None,
-    )
+        return _record_failure(event, token, exc)
     event.refresh_from_db()
     signals.event_processed.send(sender=Event, event=event)
     typed = signals.existing_for_type(event.type, "succeeded")
@@ -122,25 +168,45 @@ def process_event(event_id: int) -> Outcome:
     return Outcome(event_id, EventStatus.SUCCEEDED)
 
 
-def _record_failure(event: Event, exc: Exception) -> Outcome:
+def _record_skip(event: Event, token: int, reason: str) -> Outcome:
+    log.info("stripe event %s (%s) skipped: %s", event.stripe_id, event.type, reason)
+    _held(event.pk, token).update(
+        status=EventStatus.SKIPPED,
+        processed_at=timezone.now(),
+        last_error=reason,
+        traceback="",
+        locked_at=None,
+    )
+    event.refresh_from_db()
+    for receiver, result in signals.event_skipped.send_robust(
+        sender=Event, event=event, reason=reason
+    ):
+        if isinstance(result, Exception):
+            log.error("event_skipped receiver %r failed", receiver, exc_info=result)
+    return Outcome(event.pk, EventStatus.SKIPPED)
+
+
+def _record_failure(event: Event, token: int, exc: Exception) -> Outcome:
     config = get_config()
-    will_retry = event.attempts < config.event_max_attempts
-    delay = retry_delay(event.attempts) if will_retry else None
+    will_retry = token < config.event_max_attempts
+    delay = retry_delay(token) if will_retry else None
     log.warning(
         "stripe event %s (%s) failed on attempt %s%s",
         event.stripe_id,
         event.type,
-        event.attempts,
+        token,
         f", retrying in {delay:.0f}s" if will_retry else ", giving up",
         exc_info=True,
     )
-    Event.objects.filter(pk=event.pk).update(
+    recorded = _held(event.pk, token).update(
         status=EventStatus.FAILED,
         last_error=f"{type(exc).__name__}: {exc}"[:2000],
         traceback=tb.format_exc()[-20000:],
         locked_at=None,
         next_attempt_at=(timezone.now() + timedelta(seconds=delay)) if delay is not None else None,
     )
+    if not recorded:  # another worker has it now: its outcome is the one that counts
+        return Outcome(event.pk, EventStatus.PROCESSING)
     event.refresh_from_db()
     signals.event_failed.send(sender=Event, event=event, exception=exc, will_retry=will_retry)
     typed = signals.existing_for_type(event.type, "failed")

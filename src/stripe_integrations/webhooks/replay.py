@@ -14,12 +14,11 @@ from stripe_integrations.client import get_client
 from stripe_integrations.exceptions import stripe_errors
 from stripe_integrations.models import Event, EventStatus
 from stripe_integrations.sync import mapping
+from stripe_integrations.webhooks import leases
 from stripe_integrations.webhooks.processing import store_event
 
 #: How long the Events API keeps events.
 EVENTS_API_RETENTION = timedelta(days=30)
-#: A ``processing`` event older than this is taken as abandoned by a dead worker.
-STUCK_AFTER = timedelta(minutes=15)
 
 
 def due_events(
@@ -44,7 +43,7 @@ def due_events(
             # Due retries only: an event that used up its attempts has no next attempt and
             # waits for an explicit --failed (or --ids) run.
             failed &= Q(next_attempt_at__lte=now)
-        stuck = Q(status=EventStatus.PROCESSING, locked_at__lt=now - STUCK_AFTER)
+        stuck = leases.abandoned()
         wanted = failed if failed_only else (Q(status=EventStatus.PENDING) | failed | stuck)
         queryset = queryset.filter(wanted)
     if since is not None:
@@ -66,19 +65,17 @@ def due_events(
 
 
 def release_stuck() -> int:
-    """Make events abandoned in ``processing`` by a dead worker pending again."""
-    return Event.objects.filter(
-        status=EventStatus.PROCESSING, locked_at__lt=timezone.now() - STUCK_AFTER
-    ).update(status=EventStatus.PENDING, locked_at=None)
+    """Make events abandoned in ``processing`` by a dead worker (lease expired) pending."""
+    return Event.objects.filter(leases.abandoned()).update(
+        status=EventStatus.PENDING, locked_at=None
+    )
 
 
 def reset_for_replay(queryset: QuerySet[Event]) -> int:
     """Make the selected events processable again (status ``pending``)."""
     return queryset.exclude(status=EventStatus.PROCESSING).update(
         status=EventStatus.PENDING, next_attempt_at=None
-    ) + queryset.filter(
-        status=EventStatus.PROCESSING, locked_at__lt=timezone.now() - STUCK_AFTER
-    ).update(status=EventStatus.PENDING, next_attempt_at=None)
+    ) + queryset.filter(leases.abandoned()).update(status=EventStatus.PENDING, next_attempt_at=None)
 
 
 def pull_events(
