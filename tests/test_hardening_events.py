@@ -461,3 +461,34 @@ def test_connect_events_are_stored_and_skipped_with_the_reason(
     assert skipped == [(event["id"], stored.last_error)]
     assert not Customer.objects.exists() and not Product.objects.exists()
     assert fake_stripe.request_count == 0
+
+
+@pytest.mark.django_db
+def test_a_celery_redelivery_of_a_held_event_looks_again_after_a_lease(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reject_on_worker_lost`` redelivers at once, before the dead worker's lease expires."""
+    pytest.importorskip("celery")
+    from django.utils import timezone
+
+    from stripe_integrations.tasks import process_event_task
+
+    settings.STRIPE_CONFIG = {**settings.STRIPE_CONFIG, "EVENT_LEASE_SECONDS": 45}
+    event = _stored_event("test.redelivered")
+    Event.objects.filter(pk=event.pk).update(
+        status=EventStatus.PROCESSING, locked_at=timezone.now(), attempts=1
+    )
+    asked: list[float] = []
+
+    class Retry(Exception):
+        pass
+
+    def retry(countdown: float) -> Exception:
+        asked.append(countdown)
+        return Retry()
+
+    monkeypatch.setattr(process_event_task, "retry", retry)
+    with pytest.raises(Retry):
+        process_event_task.run(event.pk)
+    assert asked == [45.0]
+    assert Event.objects.get(pk=event.pk).attempts == 1  # nothing was run
