@@ -58,20 +58,19 @@ if os.environ.get("DB", "sqlite") == "postgres":
         # A worker process started by a test uses the test session's database.
         DATABASES["default"]["NAME"] = PG_TEST_NAME
 else:
+    SQLITE_TEST_NAME = os.environ.get(
+        "SI_SQLITE_TEST_NAME", os.path.join(os.path.dirname(__file__), "test-db.sqlite3")
+    )
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.path.join(os.path.dirname(__file__), "db.sqlite3"),
-            "TEST": {
-                "NAME": os.environ.get(
-                    "SI_SQLITE_TEST_NAME", os.path.join(os.path.dirname(__file__), "test-db.sqlite3")
-                )
-            },
+            "TEST": {"NAME": SQLITE_TEST_NAME},
         }
     }
     if os.environ.get("SI_USE_TEST_DATABASE"):
         # A worker process started by a test uses the test session's database file.
-        DATABASES["default"]["NAME"] = DATABASES["default"]["TEST"]["NAME"]
+        DATABASES["default"]["NAME"] = SQLITE_TEST_NAME
 
 STRIPE_CONFIG = {
     "API_KEY": "sk_test_library_tests",
