@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class StripeIntegrationsConfig(AppConfig):
-    """Registers the models, system checks and signal receivers."""
+    """Registers the models, system checks and signal receivers, and redacts secrets from
+    the records of the ``stripe`` and ``stripe_integrations`` loggers."""
 
     name = "stripe_integrations"
     label = "stripe_integrations"
@@ -10,5 +11,10 @@ class StripeIntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from stripe_integrations import checks  # noqa: F401  (registers the checks)
+        from stripe_integrations import (
+            checks,  # noqa: F401  (registers the checks)
+            logs,
+        )
         from stripe_integrations.webhooks import handlers  # noqa: F401  (built-in handlers)
+
+        logs.install()

@@ -8,13 +8,15 @@ changes settings (``setting_changed``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from stripe_integrations.redaction import redacted_form
 
 #: The Stripe API version this release of the library maps. Sent on every request.
 PINNED_API_VERSION = "2026-10-28.endive"
@@ -39,6 +41,7 @@ KNOWN_KEYS = frozenset(
         "EVENT_RETRY_DELAY",
         "EVENT_RETRY_MAX_DELAY",
         "EVENT_WORKER_THREADS",
+        "EVENT_LEASE_SECONDS",
         "CELERY_QUEUE",
         "SYNC_RATE_LIMIT",
         "SYNC_GC_THRESHOLD",
@@ -49,9 +52,21 @@ KNOWN_KEYS = frozenset(
 EVENT_BACKENDS = ("thread", "immediate", "manual", "celery", "django_tasks")
 
 
+class Secret(str):
+    """A ``str`` whose ``repr`` hides it (``'sk_test_[redacted]'``): a secret held in a local
+    variable or an attribute stays out of error pages, even with ``DEBUG = True``, and out of
+    logged reprs. ``str()``, formatting and comparisons give the value itself."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redacted_form(self))
+
+
 @dataclass(frozen=True)
 class StripeConfig:
-    """The validated content of ``settings.STRIPE_CONFIG``."""
+    """The validated content of ``settings.STRIPE_CONFIG``. Its ``repr`` shows the API key
+    and the webhook secrets redacted; the values themselves are :class:`Secret` strings."""
 
     api_key: str = ""
     api_version: str = PINNED_API_VERSION
@@ -68,8 +83,17 @@ class StripeConfig:
     event_retry_delay: float = 10.0
     event_retry_max_delay: float = 3600.0
     event_worker_threads: int = 1
+    event_lease_seconds: float = 60.0
     celery_queue: str | None = None
     unknown_keys: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_key", Secret(self.api_key))
+        object.__setattr__(self, "webhook_secrets", tuple(Secret(s) for s in self.webhook_secrets))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{type(self).__name__}({shown})"
 
     @property
     def livemode(self) -> bool:
@@ -113,6 +137,7 @@ def get_config() -> StripeConfig:
         event_retry_delay=float(raw.get("EVENT_RETRY_DELAY", 10.0)),
         event_retry_max_delay=float(raw.get("EVENT_RETRY_MAX_DELAY", 3600.0)),
         event_worker_threads=int(raw.get("EVENT_WORKER_THREADS", 1)),
+        event_lease_seconds=float(raw.get("EVENT_LEASE_SECONDS", 60.0)),
         celery_queue=(str(raw["CELERY_QUEUE"]) if raw.get("CELERY_QUEUE") else None),
         unknown_keys=tuple(sorted(set(raw) - KNOWN_KEYS)),
     )

@@ -12,17 +12,43 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import SimpleTemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from stripe_integrations.admin.display import external_link, money, pretty_json
 from stripe_integrations.admin.refresh import refresh_rows, report
+from stripe_integrations.redaction import redact
 from stripe_integrations.sync.fetch import RETRIEVABLE, refresh_object
 
 DisplayFn = Callable[[Any, Any], Any]
 #: Columns every mirrored model has, shown after the model's own (``stripe_id`` stays first).
 COMMON_FIELDS = frozenset({"livemode", "created", "synced_at"})
+
+
+def _redact_content(response: HttpResponse) -> None:
+    if response.streaming:
+        return
+    content_type = response.get("Content-Type", "")
+    if not content_type.startswith(("text/", "application/json")):
+        return
+    charset = response.charset or "utf-8"
+    text = response.content.decode(charset, errors="replace")
+    cleaned = redact(text)
+    if cleaned != text:
+        response.content = cleaned.encode(charset)
+
+
+def redacted(response: HttpResponse) -> HttpResponse:
+    """``response`` with the configured secrets and every Stripe secret shape replaced by
+    ``[redacted]`` in its body, once rendered. Whatever a page shows from a mirrored row
+    (list columns, read-only fields, inlines, titles, messages, raw JSON) passes through it."""
+    if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+        response.add_post_render_callback(_redact_content)
+    else:
+        _redact_content(response)
+    return response
 
 
 def related(name: str, description: str | None = None) -> DisplayFn:
@@ -91,6 +117,30 @@ class MirroredAdmin(admin.ModelAdmin):
         if not self.can_fetch():
             actions.pop("sync_from_stripe", None)
         return actions
+
+    # --- every page: secrets redacted ------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return redacted(super().changelist_view(request, extra_context))
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        return redacted(super().changeform_view(request, object_id, form_url, extra_context))
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        return redacted(super().history_view(request, object_id, extra_context))
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        return redacted(super().delete_view(request, object_id, extra_context))
 
     # --- change page ---------------------------------------------------------------------
 

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from stripe_integrations.conf import get_config
 from stripe_integrations.money import to_major_units
+from stripe_integrations.redaction import REDACTED, SECRET_PATTERN, redact
 from stripe_integrations.sync.mapping import scrubbed
 
-#: Shapes of Stripe secrets: API keys, webhook signing secrets, client secrets of intents.
-SECRET_PATTERN = re.compile(
-    r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]+|whsec_[0-9A-Za-z]+|[0-9A-Za-z]+_secret_[0-9A-Za-z]+"
-)
-REDACTED = "[redacted]"
-
-
-def redact(text: str) -> str:
-    """``text`` with the configured API key and webhook secrets, and anything shaped like a
-    Stripe secret, replaced by ``[redacted]``."""
-    config = get_config()
-    for secret in (config.api_key, *config.webhook_secrets):
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return SECRET_PATTERN.sub(REDACTED, text)
+__all__ = [
+    "REDACTED",
+    "SECRET_PATTERN",
+    "external_link",
+    "money",
+    "preformatted",
+    "pretty_json",
+    "redact",
+]
 
 
 def money(minor: int | None, currency: str | None) -> str | None:
