@@ -1,7 +1,8 @@
 """Checks of input against Stripe's documented limits, run before any request is sent.
 
 Each check raises :class:`~stripe_integrations.exceptions.StripeValidationError` (a
-``ValueError``) naming the field.
+``ValueError``) naming the field. :func:`check_text` walks the whole parameters of a request
+for characters neither Stripe nor the database can take; every action runs it before sending.
 """
 
 from __future__ import annotations
@@ -20,11 +21,48 @@ METADATA_VALUE_MAX_LENGTH = 500
 INVOICE_PREFIX_RE = re.compile(r"^[A-Z0-9]{3,12}$")
 TAX_EXEMPT_VALUES = ("none", "exempt", "reverse")
 
+#: Characters no text sent to Stripe may hold: U+0000 (PostgreSQL's ``text`` and ``jsonb``
+#: refuse it, so the mirror could not store what Stripe kept) and lone surrogates
+#: (U+D800-U+DFFF, which UTF-8 cannot encode: no request or database can carry them).
+FORBIDDEN_TEXT_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_chars(field: str, text: str, what: str = "") -> None:
+    found = FORBIDDEN_TEXT_RE.search(text)
+    if found is None:
+        return
+    char = found.group()
+    kind = "a NUL character" if char == "\x00" else "a lone surrogate"
+    raise StripeValidationError(
+        field, f"{what}contains {kind} (U+{ord(char):04X}), which Stripe and the database refuse"
+    )
+
+
+def check_text(field: str, value: Any) -> Any:
+    """``value``, once no string in it (a string, or the keys and values of dicts and lists
+    nested in it, such as a request's parameters) holds U+0000 or a lone surrogate. The error
+    names the offending parameter: ``name``, ``metadata.note``, ``shipping.address.line1``,
+    ``items[0].metadata`` (a key)..."""
+    stack: list[tuple[str, Any]] = [(field, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            _check_chars(path or "value", item)
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if isinstance(key, str):
+                    _check_chars(path or "params", key, f"key {key!r} ")
+                stack.append((f"{path}.{key}" if path else str(key), child))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return value
+
 
 def check_string(field: str, value: Any, max_length: int | None = None) -> str:
     """A string no longer than ``max_length``."""
     if not isinstance(value, str):
         raise StripeValidationError(field, f"must be a string, not {type(value).__name__}")
+    _check_chars(field, value)
     if max_length is not None and len(value) > max_length:
         raise StripeValidationError(
             field, f"must be at most {max_length} characters (got {len(value)})"
@@ -58,6 +96,7 @@ def check_metadata(field: str, value: Any, *, allow_unset: bool) -> Any:
     for key, item in value.items():
         if not isinstance(key, str) or not key:
             raise StripeValidationError(field, f"key {key!r} must be a non-empty string")
+        _check_chars(field, key, f"key {key!r} ")
         if len(key) > METADATA_KEY_MAX_LENGTH:
             raise StripeValidationError(
                 field, f"key {key!r} is longer than {METADATA_KEY_MAX_LENGTH} characters"
@@ -71,6 +110,7 @@ def check_metadata(field: str, value: Any, *, allow_unset: bool) -> Any:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise StripeValidationError(field, f"value of {key!r} must be a string or number")
         text = str(item)
+        _check_chars(f"{field}.{key}", text)
         if len(text) > METADATA_VALUE_MAX_LENGTH:
             raise StripeValidationError(
                 field,
@@ -84,7 +124,7 @@ def check_dict(field: str, value: Any) -> dict[str, Any]:
     """A dict (address, shipping, settings objects)."""
     if not isinstance(value, Mapping):
         raise StripeValidationError(field, "must be a dict")
-    return dict(value)
+    return dict(check_text(field, value))
 
 
 def check_int(field: str, value: Any, *, minimum: int | None = None) -> int:
@@ -107,7 +147,7 @@ def check_string_list(field: str, value: Any) -> list[str]:
     """A list of strings."""
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise StripeValidationError(field, "must be a list of strings")
-    return list(value)
+    return list(check_text(field, list(value)))
 
 
 def check_stripe_id(field: str, value: Any, prefixes: tuple[str, ...] = ()) -> str:

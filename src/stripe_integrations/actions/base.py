@@ -37,7 +37,13 @@ def service(name: str) -> Any:
 
 def call(method: Any, *args: Any, key: str | None = None, **params: Any) -> Any:
     """Call a service method, with ``params`` and an idempotency ``key``, turning SDK errors
-    into :class:`~stripe_integrations.exceptions.StripeAPIError`."""
+    into :class:`~stripe_integrations.exceptions.StripeAPIError`. Text Stripe or the database
+    would refuse (U+0000, lone surrogates) anywhere in ``args`` or ``params`` is a
+    :class:`~stripe_integrations.exceptions.StripeValidationError` naming the parameter,
+    raised before the request."""
+    for arg in args:
+        v.check_text("stripe_id", arg)
+    v.check_text("", params)
     kwargs: dict[str, Any] = {}
     if params:
         kwargs["params"] = cast(Any, params)

@@ -148,7 +148,7 @@ def customer_params(fields: Mapping[str, Any], *, updating: bool, caller: str) -
     if not updating and "default_payment_method" in fields and "payment_method" not in fields:
         # A payment method must be attached before it can be the default.
         params["payment_method"] = params["invoice_settings"]["default_payment_method"]
-    return params
+    return v.check_text("", params)  # nested text too: address, shipping, tax_id_data...
 
 
 def _copy_mirrored(target: models.Model, source: models.Model) -> None:
@@ -428,7 +428,7 @@ class StripeCustomer:
         """Iterate over the account's customers (newest first), mirroring each page of 100
         with one upsert. ``email`` filters by exact address; other list parameters of
         Stripe (``created``, ``limit`` per page...) pass through."""
-        query: dict[str, Any] = {"limit": 100, **params}
+        query: dict[str, Any] = v.check_text("", {"limit": 100, **params})
         if email is not None:
             query["email"] = v.check_email("email", email)
         with stripe_errors():
