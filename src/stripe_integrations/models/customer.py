@@ -78,7 +78,7 @@ class AbstractCustomer(StripeModel):
     preferred_locales = models.JSONField(null=True, blank=True)
     shipping = models.JSONField(null=True, blank=True)
     tax = models.JSONField(null=True, blank=True)
-    tax_exempt = models.CharField(max_length=16, null=True, blank=True)
+    tax_exempt = models.CharField(max_length=64, null=True, blank=True)
     tax_ids = models.JSONField(null=True, blank=True)
     test_clock = models.CharField(max_length=255, null=True, blank=True)
 

@@ -17,7 +17,7 @@ class AbstractCoupon(StripeModel):
     percent_off = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
     amount_off = models.BigIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3, null=True, blank=True)
-    duration = models.CharField(max_length=16, null=True, blank=True)
+    duration = models.CharField(max_length=64, null=True, blank=True)
     duration_in_months = models.PositiveIntegerField(null=True, blank=True)
     max_redemptions = models.PositiveIntegerField(null=True, blank=True)
     times_redeemed = models.PositiveIntegerField(null=True, blank=True)

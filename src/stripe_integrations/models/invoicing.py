@@ -17,7 +17,7 @@ class AbstractInvoice(StripeModel):
 
     customer = stripe_fk("stripe_integrations.Customer", "invoices")
     subscription = stripe_fk("stripe_integrations.Subscription", "invoices")
-    status = models.CharField(max_length=16, null=True, blank=True, db_index=True)
+    status = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     number = models.CharField(max_length=255, null=True, blank=True)
     currency = models.CharField(max_length=3, null=True, blank=True)
     subtotal = models.BigIntegerField(null=True, blank=True)
@@ -25,7 +25,7 @@ class AbstractInvoice(StripeModel):
     amount_due = models.BigIntegerField(null=True, blank=True)
     amount_paid = models.BigIntegerField(null=True, blank=True)
     amount_remaining = models.BigIntegerField(null=True, blank=True)
-    collection_method = models.CharField(max_length=32, null=True, blank=True)
+    collection_method = models.CharField(max_length=64, null=True, blank=True)
     billing_reason = models.CharField(max_length=64, null=True, blank=True)
     description = models.TextField(null=True, blank=True)
     hosted_invoice_url = models.TextField(null=True, blank=True)

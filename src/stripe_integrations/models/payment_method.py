@@ -23,12 +23,12 @@ class AbstractPaymentMethod(StripeModel):
     )
     type = models.CharField(max_length=64, null=True, blank=True)
     billing_details = models.JSONField(null=True, blank=True)
-    card_brand = models.CharField(max_length=32, null=True, blank=True)
+    card_brand = models.CharField(max_length=64, null=True, blank=True)
     card_last4 = models.CharField(max_length=4, null=True, blank=True)
     card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     card_exp_year = models.PositiveIntegerField(null=True, blank=True)
     card_fingerprint = models.CharField(max_length=64, null=True, blank=True)
-    card_funding = models.CharField(max_length=16, null=True, blank=True)
+    card_funding = models.CharField(max_length=64, null=True, blank=True)
     card_country = models.CharField(max_length=2, null=True, blank=True)
 
     class Meta(StripeModel.Meta):

@@ -30,8 +30,8 @@ class AbstractSubscription(StripeModel):
     DASHBOARD_PATH = "subscriptions"
 
     customer = stripe_fk("stripe_integrations.Customer", "subscriptions")
-    status = models.CharField(max_length=32, null=True, blank=True, db_index=True)
-    collection_method = models.CharField(max_length=32, null=True, blank=True)
+    status = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    collection_method = models.CharField(max_length=64, null=True, blank=True)
     currency = models.CharField(max_length=3, null=True, blank=True)
     description = models.TextField(null=True, blank=True)
     billing_cycle_anchor = models.DateTimeField(null=True, blank=True)

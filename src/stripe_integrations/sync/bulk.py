@@ -24,9 +24,13 @@ on conflict, other columns are left alone, and a new row gets the model default 
 from __future__ import annotations
 
 import functools
+import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import orjson
 from django.db import connections, models, router
@@ -64,8 +68,66 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} through the bulk writer")
 
 
+def _json_default(value: Any) -> Any:
+    """:func:`_default` for the standard library's encoder, which also needs datetimes,
+    dates and UUIDs (written as orjson writes them)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return _default(value)
+
+
 def _encode(documents: list[list[Any]]) -> str:
-    return orjson.dumps(documents, default=_default).decode()
+    """The rows as one JSON document: by orjson, else (an integer past 64 bits, nesting
+    deeper than orjson's 255 levels, both valid JSON in ``raw``) by the standard library,
+    which writes non-finite numbers as orjson does (``null``)."""
+    try:
+        return orjson.dumps(documents, default=_default).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(_finite(documents), default=_json_default, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None`` (iteratively: any depth)."""
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) not in (dict, list):
+        return value
+    root: Any = dict(value) if type(value) is dict else list(value)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        keys = node.keys() if type(node) is dict else range(len(node))
+        for key in keys:
+            item = node[key]
+            kind = type(item)
+            if kind is float and not math.isfinite(item):
+                node[key] = None
+            elif kind is dict or kind is list:
+                copy = dict(item) if kind is dict else list(item)
+                node[key] = copy
+                stack.append(copy)
+    return root
+
+
+def vendor(model: type[models.Model]) -> str:
+    """The vendor of the database ``model`` is written to (``"postgresql"``...)."""
+    return str(connections[router.db_for_write(model)].vendor)
+
+
+def json_columns(model: type[models.Model]) -> frozenset[str]:
+    """The attribute names of ``model``'s JSON columns."""
+    found = _JSON_COLUMNS.get(model)
+    if found is None:
+        found = frozenset(
+            f.attname for f in model._meta.concrete_fields if isinstance(f, models.JSONField)
+        )
+        _JSON_COLUMNS[model] = found
+    return found
+
+
+_JSON_COLUMNS: dict[type[models.Model], frozenset[str]] = {}
 
 
 def usable(model: type[models.Model]) -> bool:

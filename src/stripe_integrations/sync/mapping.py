@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from django.utils import timezone
 
+from stripe_integrations.sync.columns import Unrepresentable, fits
+
 Fields = dict[str, Any]
 
 
@@ -33,14 +35,19 @@ def as_dict(obj: Any) -> dict[str, Any]:
     raise TypeError(f"expected a Stripe object or a dict, got {type(obj).__name__}")
 
 
-def ts(value: Any) -> datetime | None:
-    """An aware UTC datetime from a Unix timestamp (None for anything else)."""
-    if value is None or isinstance(value, bool):
+def ts(value: Any) -> datetime | Unrepresentable | None:
+    """An aware UTC datetime from a Unix timestamp (None when absent; an
+    :class:`~stripe_integrations.sync.columns.Unrepresentable` for anything else, a
+    fraction of a second included)."""
+    if value is None:
         return None
+    seconds = as_int(value)
+    if not isinstance(seconds, int):
+        return Unrepresentable(value, "not a timestamp (whole seconds)")
     try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return Unrepresentable(value, "not a timestamp Python can hold")
 
 
 def ref_id(value: Any) -> str | None:
@@ -53,27 +60,45 @@ def ref_id(value: Any) -> str | None:
     return None
 
 
-def as_int(value: Any) -> int | None:
-    """An integer, or None when absent or not a number."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+_EXACT = float(2**53)
 
 
-def as_str(value: Any, max_length: int | None = None) -> str | None:
-    """A string (truncated to the column), or None."""
+def as_int(value: Any) -> int | Unrepresentable | None:
+    """An integer (a float only when it is a whole finite number), None when absent; an
+    :class:`~stripe_integrations.sync.columns.Unrepresentable` otherwise (``12.7``,
+    ``inf``, ``"abc"``, ``true``). Never raises."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else str(value)
-    return text[:max_length] if max_length else text
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float:
+        # Past 2**53 a float no longer tells one integer from its neighbours.
+        if value.is_integer() and -_EXACT <= value <= _EXACT:  # False for inf and nan
+            return int(value)
+        return Unrepresentable(value, "not an exact integer")
+    if kind is str:
+        try:
+            return int(value)
+        except ValueError:
+            return Unrepresentable(value, "not an integer")
+    return Unrepresentable(value, "not an integer")
+
+
+def as_str(value: Any) -> str | Unrepresentable | None:
+    """A string, never cut (the columns check the length), None when absent; an
+    :class:`~stripe_integrations.sync.columns.Unrepresentable` for anything but text."""
+    if value is None or type(value) is str:
+        return value
+    return Unrepresentable(value, "not text")
 
 
 def as_json(value: Any, kind: type = object) -> Any:
-    """A JSON value if it is of ``kind`` (dict, list...), else None."""
-    return value if isinstance(value, kind) else None
+    """A JSON value if it is of ``kind`` (dict, list...), None when absent; an
+    :class:`~stripe_integrations.sync.columns.Unrepresentable` (false) for another kind."""
+    if value is None or isinstance(value, kind):
+        return value
+    return Unrepresentable(value, f"not a JSON {kind.__name__}")
 
 
 def list_data(value: Any) -> list[Any] | None:
@@ -165,10 +190,11 @@ def is_deleted(obj: Mapping[str, Any]) -> bool:
     return obj.get("deleted") is True
 
 
+@fits("Customer")
 def customer_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a customer. Accepts the pinned shape and older ones (``account_balance``)."""
     invoice_settings = as_json(obj.get("invoice_settings"), dict)
-    if invoice_settings is not None:
+    if isinstance(invoice_settings, dict):
         invoice_settings = dict(invoice_settings)
         default_pm = ref_id(invoice_settings.get("default_payment_method"))
         invoice_settings["default_payment_method"] = default_pm
@@ -182,28 +208,30 @@ def customer_fields(obj: Mapping[str, Any]) -> Fields:
         "address": as_json(obj.get("address"), dict),
         "balance": as_int(balance),
         "cash_balance": as_json(obj.get("cash_balance"), dict),
-        "currency": as_str(obj.get("currency"), 3),
+        "currency": as_str(obj.get("currency")),
         "default_payment_method_id": default_pm,
-        "default_source_id": ref_id(obj.get("default_source")),
+        # default_card: API versions before 2015-02-18.
+        "default_source_id": ref_id(obj.get("default_source")) or ref_id(obj.get("default_card")),
         "delinquent": as_json(obj.get("delinquent"), bool),
         "description": as_str(obj.get("description")),
         "discount": as_json(obj.get("discount"), dict),
-        "email": as_str(obj.get("email"), 512),
+        "email": as_str(obj.get("email")),
         "invoice_credit_balance": as_json(obj.get("invoice_credit_balance"), dict),
-        "invoice_prefix": as_str(obj.get("invoice_prefix"), 255),
+        "invoice_prefix": as_str(obj.get("invoice_prefix")),
         "invoice_settings": invoice_settings,
-        "name": as_str(obj.get("name"), 256),
+        "name": as_str(obj.get("name")),
         "next_invoice_sequence": as_int(obj.get("next_invoice_sequence")),
-        "phone": as_str(obj.get("phone"), 255),
+        "phone": as_str(obj.get("phone")),
         "preferred_locales": as_json(obj.get("preferred_locales"), list),
         "shipping": as_json(obj.get("shipping"), dict),
         "tax": as_json(obj.get("tax"), dict),
-        "tax_exempt": as_str(obj.get("tax_exempt"), 16),
+        "tax_exempt": as_str(obj.get("tax_exempt")),
         "tax_ids": list_data(obj.get("tax_ids")),
         "test_clock": ref_id(obj.get("test_clock")),
     }
 
 
+@fits("PaymentMethod")
 def payment_method_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a PaymentMethod, a legacy ``card`` source, or a ``source`` of type card."""
     kind = obj.get("object") or "payment_method"
@@ -220,24 +248,25 @@ def payment_method_fields(obj: Mapping[str, Any]) -> Fields:
                 "country": obj.get("address_country"),
             },
         }
-        method_type: str | None = "card"
+        method_type: str | Unrepresentable | None = "card"
     else:
         card = as_json(obj.get("card"), dict) or {}
         billing = as_json(obj.get("billing_details"), dict) or as_json(obj.get("owner"), dict)
-        method_type = as_str(obj.get("type"), 64)
+        method_type = as_str(obj.get("type"))
     return {
         **common_fields(obj),
         "customer_id": ref_id(obj.get("customer")),
-        "object_type": as_str(kind, 32),
+        "object_type": as_str(kind),
         "type": method_type,
         "billing_details": billing,
-        "card_brand": as_str(card.get("brand"), 32),
-        "card_last4": as_str(card.get("last4"), 4),
+        # A card's ``type`` was its brand before 2015-02-18 (a payment method's is "card").
+        "card_brand": as_str(card.get("brand") or (card.get("type") if kind == "card" else None)),
+        "card_last4": as_str(card.get("last4")),
         "card_exp_month": as_int(card.get("exp_month")),
         "card_exp_year": as_int(card.get("exp_year")),
-        "card_fingerprint": as_str(card.get("fingerprint"), 64),
-        "card_funding": as_str(card.get("funding"), 16),
-        "card_country": as_str(card.get("country"), 2),
+        "card_fingerprint": as_str(card.get("fingerprint")),
+        "card_funding": as_str(card.get("funding")),
+        "card_country": as_str(card.get("country")),
     }
 
 
@@ -248,23 +277,24 @@ def subscription_items(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+@fits("Subscription")
 def subscription_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a subscription. Periods come from the subscription when present (API
     versions before basil), else from its items (earliest start, latest end)."""
     items = subscription_items(obj)
-    starts = [s for s in (ts(i.get("current_period_start")) for i in items) if s]
-    ends = [e for e in (ts(i.get("current_period_end")) for i in items) if e]
+    starts = [s for s in (ts(i.get("current_period_start")) for i in items) if type(s) is datetime]
+    ends = [e for e in (ts(i.get("current_period_end")) for i in items) if type(e) is datetime]
     period_start = ts(obj.get("current_period_start")) or (min(starts) if starts else None)
     period_end = ts(obj.get("current_period_end")) or (max(ends) if ends else None)
     return {
         **common_fields(obj),
         "customer_id": ref_id(obj.get("customer")),
-        "status": as_str(obj.get("status"), 32),
-        "collection_method": as_str(obj.get("collection_method"), 32),
-        "currency": as_str(obj.get("currency"), 3),
+        "status": as_str(obj.get("status")),
+        "collection_method": as_str(obj.get("collection_method")),
+        "currency": as_str(obj.get("currency")),
         "description": as_str(obj.get("description")),
         "billing_cycle_anchor": ts(obj.get("billing_cycle_anchor")),
-        "start_date": ts(obj.get("start_date")),
+        "start_date": ts(obj.get("start_date")) or ts(obj.get("start")),  # start: before 2019
         "current_period_start": period_start,
         "current_period_end": period_end,
         "trial_start": ts(obj.get("trial_start")),
@@ -280,6 +310,7 @@ def subscription_fields(obj: Mapping[str, Any]) -> Fields:
     }
 
 
+@fits("SubscriptionItem")
 def subscription_item_fields(obj: Mapping[str, Any], subscription_id: str | None) -> Fields:
     """Columns of a subscription item (``price`` in current versions, ``plan`` in old ones)."""
     price = obj.get("price") or obj.get("plan")
@@ -295,16 +326,17 @@ def subscription_item_fields(obj: Mapping[str, Any], subscription_id: str | None
     }
 
 
+@fits("Event")
 def event_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of an event."""
     data = obj.get("data")
     data_object = data.get("object") if isinstance(data, Mapping) else None
     request = obj.get("request")
-    request_id = ref_id(request) if isinstance(request, Mapping) else as_str(request, 255)
+    request_id = ref_id(request) if isinstance(request, Mapping) else as_str(request)
     return {
         **common_fields(obj),
-        "type": as_str(obj.get("type"), 255) or "",
-        "api_version": as_str(obj.get("api_version"), 64),
+        "type": as_str(obj.get("type")) or "",
+        "api_version": as_str(obj.get("api_version")),
         "object_id": ref_id(data_object),
         "request_id": request_id,
     }

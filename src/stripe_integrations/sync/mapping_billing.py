@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from stripe_integrations.sync.columns import Unrepresentable, fits
 from stripe_integrations.sync.mapping import (
     Fields,
     as_int,
@@ -22,14 +23,18 @@ from stripe_integrations.sync.mapping import (
 )
 
 
-def as_decimal(value: Any) -> Decimal | None:
-    """A Decimal from a number or numeric string, else None."""
-    if value is None or isinstance(value, bool):
+def as_decimal(value: Any) -> Decimal | Unrepresentable | None:
+    """A Decimal from a number or numeric string (its shortest exact form), None when
+    absent; an :class:`~stripe_integrations.sync.columns.Unrepresentable` otherwise. A
+    non-finite one is returned for the column's check to refuse."""
+    if value is None:
         return None
+    if type(value) not in (int, float, str):
+        return Unrepresentable(value, "not a number")
     try:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
-        return None
+        return Unrepresentable(value, "not a number")
 
 
 def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -37,6 +42,7 @@ def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+@fits("Product")
 def product_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a product."""
     return {
@@ -44,9 +50,9 @@ def product_fields(obj: Mapping[str, Any]) -> Fields:
         "name": as_str(obj.get("name")),
         "description": as_str(obj.get("description")),
         "active": as_json(obj.get("active"), bool),
-        "type": as_str(obj.get("type"), 16),
+        "type": as_str(obj.get("type")),
         "default_price": ref_id(obj.get("default_price")),
-        "unit_label": as_str(obj.get("unit_label"), 255),
+        "unit_label": as_str(obj.get("unit_label")),
         "url": as_str(obj.get("url")),
         "tax_code": ref_id(obj.get("tax_code")),
         "images": as_json(obj.get("images"), list),
@@ -55,6 +61,7 @@ def product_fields(obj: Mapping[str, Any]) -> Fields:
     }
 
 
+@fits("Price")
 def price_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a price (or a legacy plan: ``amount``, ``interval`` at the top)."""
     recurring = _sub(obj, "recurring")
@@ -67,33 +74,34 @@ def price_fields(obj: Mapping[str, Any]) -> Fields:
         **common_fields(obj),
         "product_id": ref_id(obj.get("product")),
         "active": as_json(obj.get("active"), bool),
-        "currency": as_str(obj.get("currency"), 3),
+        "currency": as_str(obj.get("currency")),
         "unit_amount": as_int(unit_amount),
-        "unit_amount_decimal": as_str(decimal, 64),
-        "type": as_str(obj.get("type") or ("recurring" if is_plan else None), 16),
-        "billing_scheme": as_str(obj.get("billing_scheme"), 16),
-        "recurring_interval": as_str(interval, 8),
+        "unit_amount_decimal": as_str(decimal),
+        "type": as_str(obj.get("type") or ("recurring" if is_plan else None)),
+        "billing_scheme": as_str(obj.get("billing_scheme")),
+        "recurring_interval": as_str(interval),
         "recurring_interval_count": as_int(count),
         "recurring_usage_type": as_str(
-            recurring.get("usage_type") or (obj.get("usage_type") if is_plan else None), 16
+            recurring.get("usage_type") or (obj.get("usage_type") if is_plan else None)
         ),
-        "lookup_key": as_str(obj.get("lookup_key"), 255),
-        "nickname": as_str(obj.get("nickname"), 255),
-        "tax_behavior": as_str(obj.get("tax_behavior"), 16),
-        "tiers_mode": as_str(obj.get("tiers_mode"), 16),
+        "lookup_key": as_str(obj.get("lookup_key")),
+        "nickname": as_str(obj.get("nickname")),
+        "tax_behavior": as_str(obj.get("tax_behavior")),
+        "tiers_mode": as_str(obj.get("tiers_mode")),
         "is_deleted": obj.get("deleted") is True,
     }
 
 
+@fits("Coupon")
 def coupon_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a coupon."""
     return {
         **common_fields(obj),
-        "name": as_str(obj.get("name"), 255),
+        "name": as_str(obj.get("name")),
         "percent_off": as_decimal(obj.get("percent_off")),
         "amount_off": as_int(obj.get("amount_off")),
-        "currency": as_str(obj.get("currency"), 3),
-        "duration": as_str(obj.get("duration"), 16),
+        "currency": as_str(obj.get("currency")),
+        "duration": as_str(obj.get("duration")),
         "duration_in_months": as_int(obj.get("duration_in_months")),
         "max_redemptions": as_int(obj.get("max_redemptions")),
         "times_redeemed": as_int(obj.get("times_redeemed")),
@@ -103,13 +111,14 @@ def coupon_fields(obj: Mapping[str, Any]) -> Fields:
     }
 
 
+@fits("PromotionCode")
 def promotion_code_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a promotion code (``promotion.coupon`` in current versions, ``coupon``
     before)."""
     coupon = _sub(obj, "promotion").get("coupon") or obj.get("coupon")
     return {
         **common_fields(obj),
-        "code": as_str(obj.get("code"), 255),
+        "code": as_str(obj.get("code")),
         "coupon_id": ref_id(coupon),
         "customer_id": ref_id(obj.get("customer")),
         "active": as_json(obj.get("active"), bool),
@@ -119,6 +128,7 @@ def promotion_code_fields(obj: Mapping[str, Any]) -> Fields:
     }
 
 
+@fits("Discount")
 def discount_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a discount (``source.coupon`` in current versions, ``coupon`` before)."""
     coupon = _sub(obj, "source").get("coupon") or obj.get("coupon")
@@ -156,23 +166,27 @@ def invoice_payment_intent_id(obj: Mapping[str, Any]) -> str | None:
     return ref_id(obj.get("payment_intent"))
 
 
+@fits("Invoice")
 def invoice_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of an invoice."""
     transitions = _sub(obj, "status_transitions")
+    common = common_fields(obj)
+    if common["created"] is None:  # ``date``: API versions before 2019-03-14
+        common["created"] = ts(obj.get("date"))
     return {
-        **common_fields(obj),
+        **common,
         "customer_id": ref_id(obj.get("customer")),
         "subscription_id": invoice_subscription_id(obj),
-        "status": as_str(obj.get("status"), 16),
-        "number": as_str(obj.get("number"), 255),
-        "currency": as_str(obj.get("currency"), 3),
+        "status": as_str(obj.get("status")),
+        "number": as_str(obj.get("number")),
+        "currency": as_str(obj.get("currency")),
         "subtotal": as_int(obj.get("subtotal")),
         "total": as_int(obj.get("total")),
         "amount_due": as_int(obj.get("amount_due")),
         "amount_paid": as_int(obj.get("amount_paid")),
         "amount_remaining": as_int(obj.get("amount_remaining")),
-        "collection_method": as_str(obj.get("collection_method"), 32),
-        "billing_reason": as_str(obj.get("billing_reason"), 64),
+        "collection_method": as_str(obj.get("collection_method")),
+        "billing_reason": as_str(obj.get("billing_reason")),
         "description": as_str(obj.get("description")),
         "hosted_invoice_url": as_str(obj.get("hosted_invoice_url")),
         "invoice_pdf": as_str(obj.get("invoice_pdf")),
@@ -219,6 +233,7 @@ def line_stripe_id(line: Mapping[str, Any], invoice_id: str | None) -> str:
     return f"{invoice_id}:{line_id}"
 
 
+@fits("InvoiceLineItem")
 def invoice_line_fields(obj: Mapping[str, Any], invoice_id: str | None) -> Fields:
     """Columns of an invoice line."""
     parent = _sub(obj, "parent")
@@ -232,7 +247,7 @@ def invoice_line_fields(obj: Mapping[str, Any], invoice_id: str | None) -> Field
         "stripe_id": line_stripe_id(obj, invoice),
         "invoice_id": invoice,
         "amount": as_int(obj.get("amount")),
-        "currency": as_str(obj.get("currency"), 3),
+        "currency": as_str(obj.get("currency")),
         "description": as_str(obj.get("description")),
         "quantity": as_int(obj.get("quantity")),
         "price_stripe_id": price_id,
@@ -247,6 +262,7 @@ def invoice_line_fields(obj: Mapping[str, Any], invoice_id: str | None) -> Field
     }
 
 
+@fits("InvoiceItem")
 def invoice_item_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of an invoice item."""
     price_id, _ = line_price_id(obj)
@@ -259,7 +275,7 @@ def invoice_item_fields(obj: Mapping[str, Any]) -> Fields:
         "subscription_stripe_id": ref_id(sub_details.get("subscription"))
         or ref_id(obj.get("subscription")),
         "amount": as_int(obj.get("amount")),
-        "currency": as_str(obj.get("currency"), 3),
+        "currency": as_str(obj.get("currency")),
         "description": as_str(obj.get("description")),
         "quantity": as_int(obj.get("quantity")),
         "price_stripe_id": price_id,
@@ -272,6 +288,7 @@ def invoice_item_fields(obj: Mapping[str, Any]) -> Fields:
     }
 
 
+@fits("PaymentIntent")
 def payment_intent_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a PaymentIntent."""
     return {
@@ -279,22 +296,25 @@ def payment_intent_fields(obj: Mapping[str, Any]) -> Fields:
         "customer_id": ref_id(obj.get("customer")),
         "amount": as_int(obj.get("amount")),
         "amount_received": as_int(obj.get("amount_received")),
-        "currency": as_str(obj.get("currency"), 3),
-        "status": as_str(obj.get("status"), 32),
+        "currency": as_str(obj.get("currency")),
+        "status": as_str(obj.get("status")),
         "description": as_str(obj.get("description")),
         "payment_method": ref_id(obj.get("payment_method")),
         "latest_charge": ref_id(obj.get("latest_charge")),
-        "capture_method": as_str(obj.get("capture_method"), 32),
-        "setup_future_usage": as_str(obj.get("setup_future_usage"), 16),
+        "capture_method": as_str(obj.get("capture_method")),
+        "setup_future_usage": as_str(obj.get("setup_future_usage")),
         "canceled_at": ts(obj.get("canceled_at")),
-        "cancellation_reason": as_str(obj.get("cancellation_reason"), 64),
+        "cancellation_reason": as_str(obj.get("cancellation_reason")),
         "last_payment_error": as_json(obj.get("last_payment_error"), dict),
     }
 
 
+@fits("Charge")
 def charge_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a charge."""
     card = _sub(_sub(obj, "payment_method_details"), "card") or _sub(obj, "source")
+    # ``card``, its brand in ``type``: API versions before 2015-02-18.
+    old_card = _sub(obj, "card")
     return {
         **common_fields(obj),
         "customer_id": ref_id(obj.get("customer")),
@@ -302,23 +322,24 @@ def charge_fields(obj: Mapping[str, Any]) -> Fields:
         "amount": as_int(obj.get("amount")),
         "amount_captured": as_int(obj.get("amount_captured")),
         "amount_refunded": as_int(obj.get("amount_refunded")),
-        "currency": as_str(obj.get("currency"), 3),
-        "status": as_str(obj.get("status"), 16),
+        "currency": as_str(obj.get("currency")),
+        "status": as_str(obj.get("status")),
         "paid": as_json(obj.get("paid"), bool),
         "captured": as_json(obj.get("captured"), bool),
         "refunded": as_json(obj.get("refunded"), bool),
         "disputed": as_json(obj.get("disputed"), bool),
-        "failure_code": as_str(obj.get("failure_code"), 64),
+        "failure_code": as_str(obj.get("failure_code")),
         "failure_message": as_str(obj.get("failure_message")),
         "description": as_str(obj.get("description")),
         "payment_method": ref_id(obj.get("payment_method")),
-        "card_brand": as_str(card.get("brand"), 32),
-        "card_last4": as_str(card.get("last4"), 4),
+        "card_brand": as_str(card.get("brand") or old_card.get("brand") or old_card.get("type")),
+        "card_last4": as_str(card.get("last4") or old_card.get("last4")),
         "receipt_url": as_str(obj.get("receipt_url")),
         "balance_transaction": ref_id(obj.get("balance_transaction")),
     }
 
 
+@fits("Refund")
 def refund_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a refund."""
     return {
@@ -326,22 +347,23 @@ def refund_fields(obj: Mapping[str, Any]) -> Fields:
         "charge_id": ref_id(obj.get("charge")),
         "payment_intent": ref_id(obj.get("payment_intent")),
         "amount": as_int(obj.get("amount")),
-        "currency": as_str(obj.get("currency"), 3),
-        "status": as_str(obj.get("status"), 32),
-        "reason": as_str(obj.get("reason"), 64),
-        "failure_reason": as_str(obj.get("failure_reason"), 64),
+        "currency": as_str(obj.get("currency")),
+        "status": as_str(obj.get("status")),
+        "reason": as_str(obj.get("reason")),
+        "failure_reason": as_str(obj.get("failure_reason")),
     }
 
 
+@fits("SetupIntent")
 def setup_intent_fields(obj: Mapping[str, Any]) -> Fields:
     """Columns of a SetupIntent."""
     return {
         **common_fields(obj),
         "customer_id": ref_id(obj.get("customer")),
         "payment_method": ref_id(obj.get("payment_method")),
-        "status": as_str(obj.get("status"), 32),
-        "usage": as_str(obj.get("usage"), 16),
+        "status": as_str(obj.get("status")),
+        "usage": as_str(obj.get("usage")),
         "description": as_str(obj.get("description")),
-        "cancellation_reason": as_str(obj.get("cancellation_reason"), 64),
+        "cancellation_reason": as_str(obj.get("cancellation_reason")),
         "last_setup_error": as_json(obj.get("last_setup_error"), dict),
     }

@@ -11,8 +11,9 @@ default payment method, an item's price...), which are mirrored too.
 from __future__ import annotations
 
 import functools
+import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -39,8 +40,10 @@ from stripe_integrations.models import (
     Subscription,
     SubscriptionItem,
 )
-from stripe_integrations.sync import bulk, mapping
+from stripe_integrations.sync import bulk, columns, mapping
 from stripe_integrations.sync import mapping_billing as billing
+
+log = logging.getLogger("stripe_integrations.sync")
 
 M = TypeVar("M", bound=models.Model)
 Objects = Iterable[Any]
@@ -79,6 +82,7 @@ def upsert_rows(
         unique[row["stripe_id"]] = row
     keys = set() if only else set().union(*(r.keys() for r in unique.values()))
     fields = sorted((keys | set(update_fields)) - {"stripe_id"})
+    unique = {key: _as_bulk_json(model, row) for key, row in unique.items()}
     instances = [model(**row) for row in unique.values()]
     created = model._default_manager.bulk_create(
         instances,
@@ -87,6 +91,24 @@ def upsert_rows(
         update_fields=fields,
     )
     return created if returning else []
+
+
+def _as_bulk_json(model: type[models.Model], row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``row`` with its JSON values as the bulk writer stores them: JSON has no NaN or
+    Infinity (PostgreSQL refuses them, and so does SQLite's ``JSON_VALID`` check), orjson
+    writes ``null`` for them. Both writers store the same on both databases."""
+    json_fields = bulk.json_columns(model)
+    copy: dict[str, Any] | None = None
+    for name, value in row.items():
+        if name in json_fields and type(value) in (dict, list):
+            try:
+                same = orjson.loads(orjson.dumps(value))
+            except TypeError:  # not for orjson (a huge int, deep nesting): Django's json
+                continue
+            if copy is None:
+                copy = dict(row)
+            copy[name] = same
+    return row if copy is None else copy
 
 
 def _dicts(objects: Objects) -> list[dict[str, Any]]:
@@ -103,35 +125,47 @@ def _split_deleted(objects: Objects) -> tuple[list[dict[str, Any]], list[dict[st
 
 def nested_objects(parents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Mirrorable objects expanded or embedded anywhere inside ``parents`` (not the parents
-    themselves, nor the children their own function writes)."""
+    themselves, nor the children their own function writes).
+
+    The walk keeps its own stack, so any depth JSON allows is walked (no recursion limit).
+    An object whose id no ``stripe_id`` column can hold is left out (logged); its parent's
+    ``raw`` keeps it."""
     found: list[dict[str, Any]] = []
     append = found.append
-
-    def walk_items(items: Iterable[Any], child_kind: str | None) -> None:
-        for item in items:
-            kind = type(item)
-            if kind in _SCALARS:
-                continue
-            if kind is list:
-                walk_items(item, child_kind)
-            elif kind is dict or isinstance(item, Mapping):
-                walk_mapping(item, child_kind)
-
-    def walk_mapping(value: Mapping[str, Any], child_kind: str | None) -> None:
-        kind = value.get("object")
-        if kind in SYNCERS and kind != child_kind and value.get("id"):
-            append(dict(value))
-            return
-        walk_children(value, CHILDREN.get(kind) if isinstance(kind, str) else None, child_kind)
-
-    def walk_children(value: Mapping[str, Any], inner: str | None, child: str | None) -> None:
-        walk_items(value.values(), inner or child)
-
     for parent in parents:
         kind = parent.get("object")
         if _holds_no_mirrorable(parent, kind):
             continue
-        walk_children(parent, CHILDREN.get(kind) if isinstance(kind, str) else None, None)
+        inner = CHILDREN.get(kind) if type(kind) is str else None
+        stack: list[tuple[Iterator[Any], str | None]] = [(iter(parent.values()), inner)]
+        while stack:
+            items, child_kind = stack[-1]
+            for item in items:
+                item_kind = type(item)
+                if item_kind in _SCALARS:
+                    continue
+                if item_kind is list:
+                    stack.append((iter(item), child_kind))
+                    break
+                if item_kind is dict or isinstance(item, Mapping):
+                    kind = item.get("object")
+                    ident = item.get("id")
+                    if type(kind) is str and kind in SYNCERS and kind != child_kind and ident:
+                        if columns.storable_id(ident):
+                            append(dict(item))
+                        else:
+                            log.warning(
+                                "%s %s inside %s: not mirrored, no column holds its id",
+                                kind,
+                                columns.shorten(ident),
+                                columns.shorten(parent.get("id")),
+                            )
+                        continue
+                    inner = CHILDREN.get(kind) if type(kind) is str else None
+                    stack.append((iter(item.values()), inner or child_kind))
+                    break
+            else:
+                stack.pop()
     # An object expanded in many parents (a price in every subscription) is written once.
     unique = {(obj.get("object"), obj["id"]): obj for obj in found}
     return list(unique.values())
@@ -194,7 +228,26 @@ class Plan:
         only: Iterable[str] | None = None,
     ) -> Plan:
         """Insert or update ``rows`` of ``model`` (see :func:`upsert_rows`); ``only``
-        restricts the columns updated on conflict."""
+        restricts the columns updated on conflict.
+
+        Raises :class:`~stripe_integrations.sync.columns.UnstorableObject` when a row's value
+        for a ``NOT NULL`` column (its id...) cannot be stored: nothing of the plan is then
+        written."""
+        rows = list(rows)
+        for row in rows:
+            reason = columns.refusal(model, row)
+            if reason is not None:
+                raise columns.UnstorableObject(reason)
+        return self._add(model, rows, top=top, only=only)
+
+    def _add(
+        self,
+        model: type[models.Model],
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        top: bool,
+        only: Iterable[str] | None,
+    ) -> Plan:
         only_key = tuple(only) if only is not None else None
         key = (model, only_key, top)
         op = self._upserts.get(key)
@@ -257,7 +310,7 @@ class Plan:
         """Add ``other``'s writes after this plan's (``top=False``: its rows are not
         returned by :meth:`apply`)."""
         for op in other._upserts.values():
-            self.upsert(op.model, op.rows.values(), top=op.top and top, only=op.only)
+            self._add(op.model, op.rows.values(), top=op.top and top, only=op.only)
         for prune in other._prunes.values():
             self.prune(prune.model, prune.parent_column, prune.keep)
         for model, ids in other._removals.items():
