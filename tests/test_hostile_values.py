@@ -165,7 +165,7 @@ CASES = [
     ),
     _case("charge_status_65", Charge, "charge", ("status",), "s" * 65, "status"),
     _case("email_dict", Customer, "customer", ("email",), {"a": 1}, "email"),
-    _case("name_nul", Customer, "customer", ("description",), "a\x00b", "description"),
+    _case("description_nul", Customer, "customer", ("description",), "a\x00b", "description"),
     _case(
         "subscription_customer_301",
         Subscription,
