@@ -177,3 +177,23 @@ def test_missing_secret_is_an_error_once_per_process_then_warnings(
         'STRIPE_CONFIG["WEBHOOK_SECRETS"] is empty: refusing every delivery'
     ]
     assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("length", ["²", "1" * 5000, "9" * 400, "-1", "\u0663", "abc"], ids=repr)
+def test_a_forged_content_length_is_a_400_too(
+    length: str, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = _body()
+    with caplog.at_level(logging.DEBUG):
+        response = client.generic(
+            "POST",
+            URL,
+            body,
+            content_type="application/json",
+            CONTENT_LENGTH=length,
+            HTTP_STRIPE_SIGNATURE=f"t={int(time.time())},v1={'0' * 64}",
+        )
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"]
+    assert Event.objects.count() == 0
+    assert [r for r in caplog.records if r.levelno > logging.WARNING] == []
