@@ -151,10 +151,11 @@ class WebhookView(View):
         """The verified event, or :class:`WebhookRejected`. Nothing an unauthenticated
         request sends can raise anything else before its signature has been verified."""
         limit = config.webhook_max_body_bytes
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError as exc:
-            raise WebhookRejected("invalid Content-Length") from exc
+        length = str(request.META.get("CONTENT_LENGTH") or "0").strip()
+        # ASCII digits only: int() also takes "٣" and "-1", and refuses 5,000 digits.
+        if not (length.isascii() and length.isdigit() and len(length) <= 20):
+            raise WebhookRejected("invalid Content-Length")
+        declared = int(length)
         if declared > limit:
             raise WebhookRejected("body too large")
         body = request.body
