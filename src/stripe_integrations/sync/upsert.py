@@ -70,7 +70,9 @@ def upsert_rows(
 
     With ``returning=False`` nothing is returned, and on PostgreSQL the rows are written by
     :func:`~stripe_integrations.sync.bulk.upsert_json`, several times faster than building
-    model instances.
+    model instances. Either way JSON columns get the same values (NaN and Infinity, which no
+    database's JSON holds, are ``null``). The values are written as given: the checks of
+    :mod:`~stripe_integrations.sync.columns` belong to the mapping.
     """
     if not rows:
         return []
