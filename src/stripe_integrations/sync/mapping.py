@@ -17,6 +17,7 @@ import orjson
 from django.utils import timezone
 
 from stripe_integrations.sync.columns import Unrepresentable, fits
+from stripe_integrations.sync.storable import is_storable_text, may_need_escape, storable
 
 Fields = dict[str, Any]
 
@@ -119,24 +120,22 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def scrubbed(value: Any) -> Any:
-    """``value`` without client secrets, at any depth (expanded objects carry them too).
+    """``value`` without client secrets, at any depth (expanded objects carry them too), and
+    with every string no database can hold in escaped form (see :mod:`.storable`).
 
-    Parts that hold no secret are returned as they are, not copied. A dict whose JSON
-    encoding (orjson, a few microseconds) has no key ending in ``_secret`` is returned at
-    once: most objects carry none, and walking them costs more.
+    Parts that need nothing are returned as they are, not copied. A dict is encoded once with
+    orjson (a few microseconds) to decide: most objects carry no key ending in ``_secret``
+    and no such string, and walking them costs more.
     """
-    kind = type(value)
-    if kind is dict and not _may_hold_secret(value):
-        return value
-    return _scrub(value)
-
-
-def _may_hold_secret(value: dict[str, Any]) -> bool:
-    try:
-        encoded = orjson.dumps(value)
-    except TypeError:  # not plain JSON data: walk it
-        return True
-    return b'_secret"' in encoded
+    if type(value) is dict:
+        try:
+            encoded = orjson.dumps(value)
+        except TypeError:  # not plain JSON data (a lone surrogate, a huge int...): walk it
+            return storable(_scrub(value))
+        if b'_secret"' in encoded:
+            value = _scrub(value)
+        return storable(value) if may_need_escape(encoded) else value
+    return storable(_scrub(value))
 
 
 def _scrub(value: Any) -> Any:
@@ -175,12 +174,13 @@ def _scrub(value: Any) -> Any:
 
 def common_fields(obj: Mapping[str, Any]) -> Fields:
     """The columns every mirrored object has (``raw`` without client secrets)."""
+    raw = scrubbed(obj)
     return {
         "stripe_id": obj["id"],
         "livemode": bool(obj.get("livemode") or False),
         "created": ts(obj.get("created")),
-        "metadata": as_json(obj.get("metadata"), dict) or {},
-        "raw": scrubbed(obj),
+        "metadata": as_json(raw.get("metadata"), dict) or {},
+        "raw": raw,
         "synced_at": timezone.now(),
     }
 
@@ -332,14 +332,21 @@ def event_fields(obj: Mapping[str, Any]) -> Fields:
     data = obj.get("data")
     data_object = data.get("object") if isinstance(data, Mapping) else None
     request = obj.get("request")
-    request_id = ref_id(request) if isinstance(request, Mapping) else as_str(request)
     return {
         **common_fields(obj),
         "type": as_str(obj.get("type")) or "",
-        "api_version": as_str(obj.get("api_version")),
-        "object_id": ref_id(data_object),
-        "request_id": request_id,
+        "api_version": _event_text(obj.get("api_version"), 64),
+        "object_id": _event_text(ref_id(data_object), 255),
+        "request_id": _event_text(ref_id(request) if isinstance(request, Mapping) else request),
+        "account": _event_text(obj.get("account")),
     }
+
+
+def _event_text(value: Any, max_length: int = 255) -> str | None:
+    """An event's searchable column: the value when it fits, else None (``raw`` keeps it)."""
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        return None
+    return value if is_storable_text(value) else None
 
 
 def customer_id_of(obj: Mapping[str, Any]) -> str | None:
