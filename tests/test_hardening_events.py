@@ -492,3 +492,24 @@ def test_a_celery_redelivery_of_a_held_event_looks_again_after_a_lease(
         process_event_task.run(event.pk)
     assert asked == [45.0]
     assert Event.objects.get(pk=event.pk).attempts == 1  # nothing was run
+
+
+@pytest.mark.django_db
+def test_a_pulled_event_no_column_holds_is_skipped_with_a_warning(
+    fake_stripe: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from stripe_integrations.client import get_client
+
+    customer = get_client().v1.customers.create(params={"email": "pulled@example.com"})
+    odd = fake_stripe.emit_event("customer." + "x" * 300, fake_stripe.get("customer", customer.id))
+    fine = fake_stripe.events[0]
+    out = StringIO()
+    with caplog.at_level("WARNING", logger="stripe_integrations.webhooks"):
+        call_command("stripe_process_events", "--pull", stdout=out)
+    assert "pulled 2 events from Stripe, 1 new" in out.getvalue()
+    assert list(Event.objects.values_list("stripe_id", flat=True)) == [fine["id"]]
+    assert f"{odd['id']!r} from the Events API not stored: event type is malformed" in caplog.text

@@ -8,6 +8,7 @@ decide where and when ``process_event`` runs.
 from __future__ import annotations
 
 import logging
+import re
 import traceback as tb
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,33 @@ class Outcome:
     event_id: int
     status: str
     retry_in: float | None = None
+
+
+#: Stripe's ids and event types: printable ASCII without spaces, at most 255 characters.
+_TOKEN_RE = re.compile(r"[!-~]{1,255}")
+
+
+def event_problem(data: Any) -> str | None:
+    """Why ``data`` cannot be stored as an event (its id or type fits no column, it has no
+    ``data.object``...), or None. The webhook view answers the reason with a 400."""
+    if not isinstance(data, dict) or data.get("object") != "event":
+        return "body is not a Stripe event"
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_"):
+        return "event id is missing or malformed"
+    if not _TOKEN_RE.fullmatch(event_id):
+        return "event id is missing or malformed"
+    event_type = data.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        return "event type is missing"
+    if not _TOKEN_RE.fullmatch(event_type):
+        return "event type is malformed"
+    inner = data.get("data")
+    if not isinstance(inner, dict) or not isinstance(inner.get("object"), dict):
+        return "event has no data.object"
+    if not isinstance(data.get("livemode"), bool):
+        return "event livemode is missing"
+    return None
 
 
 def store_event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -15,7 +16,9 @@ from stripe_integrations.exceptions import stripe_errors
 from stripe_integrations.models import Event, EventStatus
 from stripe_integrations.sync import mapping
 from stripe_integrations.webhooks import leases
-from stripe_integrations.webhooks.processing import store_event
+from stripe_integrations.webhooks.processing import event_problem, store_event
+
+log = logging.getLogger("stripe_integrations.webhooks")
 
 #: How long the Events API keeps events.
 EVENTS_API_RETENTION = timedelta(days=30)
@@ -104,6 +107,10 @@ def pull_events(
             for data in batch:
                 seen += 1
                 if data["id"] in known:
+                    continue
+                problem = event_problem(data)
+                if problem is not None:
+                    log.warning("event %r from the Events API not stored: %s", data["id"], problem)
                     continue
                 if not store or store_event(data, source="api", enqueue=False)[1]:
                     stored += 1

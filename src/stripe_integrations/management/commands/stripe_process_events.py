@@ -38,9 +38,10 @@ def parse_since(value: str) -> datetime:
 class Command(BaseCommand):
     help = (
         "Process pending events, failed events whose retry is due, and events a dead worker "
-        "left in processing (its lease, EVENT_LEASE_SECONDS, expired). --failed retries every failed event (also "
-        "those out of attempts); --ids replays given events whatever their status; --pull "
-        "first fetches events the mirror lacks from Stripe's Events API (30 days at most)."
+        "left in processing (its lease, EVENT_LEASE_SECONDS, expired). --failed retries "
+        "every failed event (also those out of attempts); --ids replays given events whatever "
+        "their status; --pull first fetches events the mirror lacks from Stripe's Events API "
+        "(30 days at most)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
