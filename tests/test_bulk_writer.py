@@ -11,7 +11,6 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
 from stripe_integrations.backfill.fetcher import Fetcher
-from stripe_integrations.backfill.ratelimit import TokenBucket
 from stripe_integrations.client import get_client
 from stripe_integrations.exceptions import StripeAPIError
 from stripe_integrations.models import Customer, Invoice, InvoiceLineItem, Price
@@ -200,7 +199,7 @@ def test_json_null_is_sql_null_and_json_values_keep_their_type() -> None:
 
 def test_fetcher_decodes_plain_dicts_and_raises_stripe_errors(fake_stripe: FakeStripe) -> None:
     fake_stripe.add("customer", email="one@example.com")
-    fetcher = Fetcher(get_client(), TokenBucket(1000.0), sleep=lambda s: None)
+    fetcher = Fetcher(get_client(), sleep=lambda s: None)
     page = fetcher.get("/v1/customers", {"limit": 10})
     assert type(page) is dict and type(page["data"][0]) is dict
     assert page["data"][0]["email"] == "one@example.com"
@@ -218,7 +217,7 @@ def test_fetcher_falls_back_to_raw_request(fake_stripe: FakeStripe, monkeypatch:
         def __init__(self, client: Any) -> None:
             self.raw_request = client.raw_request
 
-    fetcher = Fetcher(Internals(get_client()), TokenBucket(1000.0), sleep=lambda s: None)  # type: ignore[arg-type]
+    fetcher = Fetcher(Internals(get_client()), sleep=lambda s: None)  # type: ignore[arg-type]
     page = fetcher.get("/v1/customers", {"limit": 10})
     assert page["data"][0]["email"] == "two@example.com"
 

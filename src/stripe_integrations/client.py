@@ -2,7 +2,9 @@
 
 The client carries the pinned API version, network retries, a timeout and an optional base
 address (``STRIPE_CONFIG["API_BASE"]``, for a Stripe-compatible server such as localstripe).
-It never touches the global ``stripe.api_key``.
+Every request it sends goes through the account's rate limiter
+(:mod:`stripe_integrations.ratelimit`), which also retries 429s. It never touches the global
+``stripe.api_key``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import stripe
 from stripe._base_address import BaseAddresses
 
 from stripe_integrations.conf import get_config
+from stripe_integrations.ratelimit.http import RateLimitedHTTPClient
 
 _lock = threading.Lock()
 _client: stripe.StripeClient | None = None
@@ -22,7 +25,10 @@ _http_client_override: stripe.HTTPClient | None = None
 
 
 def build_client(http_client: stripe.HTTPClient | None = None) -> stripe.StripeClient:
-    """Build a new client from ``STRIPE_CONFIG`` (use :func:`get_client` to share one)."""
+    """Build a new client from ``STRIPE_CONFIG`` (use :func:`get_client` to share one).
+
+    ``http_client`` (default: stripe-python's ``RequestsClient``) is wrapped in the process's
+    rate limiter."""
     config = get_config()
     base_addresses: BaseAddresses = {}
     if config.api_base:
@@ -32,7 +38,9 @@ def build_client(http_client: stripe.HTTPClient | None = None) -> stripe.StripeC
         stripe_version=config.api_version,
         base_addresses=base_addresses,
         max_network_retries=config.max_network_retries,
-        http_client=http_client or stripe.RequestsClient(timeout=config.timeout),
+        http_client=RateLimitedHTTPClient(
+            http_client or stripe.RequestsClient(timeout=config.timeout)
+        ),
     )
 
 
@@ -57,7 +65,8 @@ def reset_client() -> None:
 
 @contextmanager
 def override_http_client(http_client: stripe.HTTPClient) -> Iterator[stripe.HTTPClient]:
-    """Route every request of :func:`get_client` through ``http_client`` (tests, the fake)."""
+    """Route every request of :func:`get_client` through ``http_client`` (tests, the fake),
+    still through the rate limiter."""
     global _http_client_override
     previous = _http_client_override
     _http_client_override = http_client

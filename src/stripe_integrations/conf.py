@@ -43,6 +43,9 @@ KNOWN_KEYS = frozenset(
         "EVENT_WORKER_THREADS",
         "EVENT_LEASE_SECONDS",
         "CELERY_QUEUE",
+        "RATE_LIMIT",
+        "RATE_LIMIT_RESERVED_SHARE",
+        "RATE_LIMIT_REDIS_URL",
         "SYNC_RATE_LIMIT",
         "SYNC_GC_THRESHOLD",
     }
@@ -85,6 +88,8 @@ class StripeConfig:
     event_worker_threads: int = 1
     event_lease_seconds: float = 60.0
     celery_queue: str | None = None
+    rate_limit_reserved_share: float = 0.2
+    rate_limit_redis_url: str | None = field(default=None, repr=False)  # may hold a password
     unknown_keys: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -139,6 +144,10 @@ def get_config() -> StripeConfig:
         event_worker_threads=int(raw.get("EVENT_WORKER_THREADS", 1)),
         event_lease_seconds=float(raw.get("EVENT_LEASE_SECONDS", 60.0)),
         celery_queue=(str(raw["CELERY_QUEUE"]) if raw.get("CELERY_QUEUE") else None),
+        rate_limit_reserved_share=float(raw.get("RATE_LIMIT_RESERVED_SHARE", 0.2)),
+        rate_limit_redis_url=(
+            str(raw["RATE_LIMIT_REDIS_URL"]) if raw.get("RATE_LIMIT_REDIS_URL") else None
+        ),
         unknown_keys=tuple(sorted(set(raw) - KNOWN_KEYS)),
     )
 
@@ -153,6 +162,7 @@ def subscriber_model_label() -> str:
 def _reset_config(*, setting: str, **kwargs: Any) -> None:
     if setting == "STRIPE_CONFIG":
         get_config.cache_clear()
-        from stripe_integrations import client
+        from stripe_integrations import client, ratelimit
 
         client.reset_client()
+        ratelimit.reset_limiter()

@@ -6,13 +6,15 @@ its checkpoint; when the resource has fewer unfinished slices than ``workers``, 
 slice and sends the new slices as tasks once the split is committed. Tasks are ``acks_late``:
 a task whose worker died is delivered again and continues from its checkpoint.
 
-Each worker process keeps its own token bucket at ``rate / workers`` requests per second, so
-``workers`` should be the number of tasks that run at once across the Celery workers.
+The tasks' requests go through each worker process's limiter
+(:mod:`stripe_integrations.ratelimit`). With ``RATE_LIMIT_REDIS_URL`` every worker shares one
+bucket at ``rate``; without it, a worker process running a slice limits itself to
+``rate / workers`` requests per second while the slice runs, so ``workers`` should be the
+number of tasks that run at once across the Celery workers.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -20,28 +22,22 @@ from django.db.models import Max, Sum
 
 from stripe_integrations.backfill import checkpoints
 from stripe_integrations.backfill.engine import Engine, ResourceStats
-from stripe_integrations.backfill.ratelimit import TokenBucket
 from stripe_integrations.backfill.registry import get_resource, select
 from stripe_integrations.backfill.run import SyncSettings, plan
 from stripe_integrations.backfill.sinks import WriteSink
 from stripe_integrations.backfill.slices import Slice
 from stripe_integrations.conf import get_config
 from stripe_integrations.models import SyncCheckpoint
-
-_buckets: dict[float, TokenBucket] = {}
-_buckets_lock = threading.Lock()
+from stripe_integrations.ratelimit import get_limiter
 
 #: A run whose checkpoints have not moved for this long is reported as stalled.
 STALL_SECONDS = 600.0
 
 
-def process_bucket(rate: float) -> TokenBucket:
-    """The token bucket this process shares between its tasks at ``rate``."""
-    with _buckets_lock:
-        bucket = _buckets.get(rate)
-        if bucket is None:
-            bucket = _buckets[rate] = TokenBucket(rate)
-        return bucket
+def process_rate(rate: float, workers: int) -> float:
+    """The rate this process's limiter uses while it runs a slice: the whole ``rate`` when
+    the limiter is shared through Redis, else ``rate / workers``."""
+    return rate if get_limiter().distributed else rate / max(1, workers)
 
 
 def send(slices: list[Slice], workers: int, rate: float) -> None:
@@ -66,7 +62,7 @@ def run_slice(
         return 0
     slc, run_started = loaded
     settings = SyncSettings(rate=rate)
-    fetcher = settings.fetcher(process_bucket(rate / max(1, workers)))
+    fetcher = settings.fetcher()
 
     def wanted() -> int:
         return workers - checkpoints.pending_count(resource_name, livemode)
@@ -79,7 +75,8 @@ def run_slice(
         dispatch=lambda new: send(new, workers, rate),
         idle=wanted,
     )
-    return engine.run([slc]).objects
+    with get_limiter().rate_override(process_rate(rate, workers)):
+        return engine.run([slc]).objects
 
 
 def run_with_celery(names: list[str], settings: SyncSettings) -> list[ResourceStats]:

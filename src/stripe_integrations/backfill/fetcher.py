@@ -1,9 +1,11 @@
 """Rate-limited, retried GET requests to Stripe for the backfill.
 
-Every attempt takes a token from the :class:`~.ratelimit.TokenBucket` first, retries
-included, so the rate holds whatever fails. A 429 slows the whole process down; 5xx, 409
-and connection errors are retried after an exponential back-off with jitter. List and
-retrieve calls are GETs: a retry repeats the same request, with no side effect.
+Every attempt takes a token from the account's limiter (:mod:`stripe_integrations.ratelimit`)
+first, retries included, so the rate holds whatever fails; requests are background work, so
+they leave the reserved share to interactive calls. A 429 slows every user of the limiter
+down (for ``Retry-After`` when Stripe sends it); 5xx, 409 and connection errors are retried
+after an exponential back-off with jitter. List and retrieve calls are GETs: a retry repeats
+the same request, with no side effect.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any
 import orjson
 import stripe
 
-from stripe_integrations.backfill.ratelimit import TokenBucket
 from stripe_integrations.exceptions import StripeAPIError
+from stripe_integrations.ratelimit import Limiter, background, get_limiter
+from stripe_integrations.ratelimit.context import caller_retries
+from stripe_integrations.ratelimit.http import RateLimitedHTTPClient, pause_for
 
 
 def default_backoff(attempt: int) -> float:
@@ -40,12 +44,11 @@ class FetchStats:
 
 
 class Fetcher:
-    """GETs JSON from Stripe through a shared client, within the bucket's rate."""
+    """GETs JSON from Stripe through a shared client, within the account's rate limit."""
 
     def __init__(
         self,
         client: stripe.StripeClient,
-        bucket: TokenBucket,
         *,
         max_attempts: int = 10,
         backoff: Callable[[int], float] = default_backoff,
@@ -53,7 +56,11 @@ class Fetcher:
         probe_created: bool = False,
     ) -> None:
         self.client = client
-        self.bucket = bucket
+        http_client = getattr(getattr(client, "_requestor", None), "_client", None)
+        #: A client built by the library takes a token per request in its HTTP client;
+        #: with any other client (a bench's, a test's) the fetcher takes it itself.
+        self._limited_by_client = isinstance(http_client, RateLimitedHTTPClient)
+        self._http_client = http_client if self._limited_by_client else None
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.sleep = sleep
@@ -67,6 +74,17 @@ class Fetcher:
         self.latency: float | None = None
         self._lock = threading.Lock()
 
+    @property
+    def limiter(self) -> Limiter:
+        """The limiter this fetcher's requests go through."""
+        if isinstance(self._http_client, RateLimitedHTTPClient):
+            return self._http_client.limiter
+        return get_limiter()
+
+    def _acquire(self) -> None:
+        if not self._limited_by_client:
+            self.limiter.acquire(background=True)
+
     def _observe(self, seconds: float) -> None:
         with self._lock:
             if self.latency is None:
@@ -75,11 +93,13 @@ class Fetcher:
                 self.latency += (seconds - self.latency) * 0.1
 
     def concurrency_needed(self) -> int:
-        """Requests in flight that keep the bucket's rate busy at the latency seen so far
+        """Requests in flight that keep the background rate busy at the latency seen so far
         (0 before the first answer)."""
         if self.latency is None:
             return 0
-        return math.ceil(self.bucket.rate * self.latency * 1.25)
+        limiter = self.limiter
+        rate = limiter.background_rate * limiter.rate / limiter.target
+        return math.ceil(rate * self.latency * 1.25)
 
     def _count(self, **deltas: int) -> None:
         with self._lock:
@@ -91,7 +111,7 @@ class Fetcher:
         the request or it still fails after ``max_attempts`` attempts."""
         attempt = 0
         while True:
-            self.bucket.acquire()
+            self._acquire()
             self._count(requests=1)
             sent = time.monotonic()
             try:
@@ -105,15 +125,13 @@ class Fetcher:
                 if attempt >= self.max_attempts:
                     self._count(errors=1)
                     raise StripeAPIError.from_stripe(exc) from exc
-                delay = self.backoff(attempt)
                 if kind == "rate_limited":
                     self._count(retries=1, throttled=1)
-                    self.bucket.throttled(delay)
+                    self.limiter.throttled(pause_for(exc.headers, attempt, self.backoff))
                 else:
                     self._count(retries=1)
-                    self.sleep(delay)
+                    self.sleep(self.backoff(attempt))
                 continue
-            self.bucket.succeeded()
             self._observe(time.monotonic() - sent)
             return data if isinstance(data, dict) else {}
 
@@ -138,7 +156,7 @@ class Fetcher:
         return True  # failing either way: the normal path reports the error
 
     def _attempt(self, path: str, params: dict[str, Any]) -> bool:
-        self.bucket.acquire()
+        self._acquire()
         self._count(requests=1)
         try:
             self._request(path, params)
@@ -147,6 +165,11 @@ class Fetcher:
         return True
 
     def _request(self, path: str, params: dict[str, Any]) -> Any:
+        """One attempt, as background work whose 429s the fetcher retries itself."""
+        with background(), caller_retries():
+            return self._send(path, params)
+
+    def _send(self, path: str, params: dict[str, Any]) -> Any:
         """One attempt: the decoded body, or the ``StripeError`` stripe-python raises.
 
         ``StripeClient.raw_request`` decodes bodies with ``object_pairs_hook=OrderedDict``,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,12 +16,12 @@ from django.utils import timezone
 from stripe_integrations.backfill import checkpoints
 from stripe_integrations.backfill.engine import Engine, Progress, ResourceStats, Sink
 from stripe_integrations.backfill.fetcher import Fetcher, default_backoff
-from stripe_integrations.backfill.ratelimit import TokenBucket, configured_rate
 from stripe_integrations.backfill.registry import Resource, select
 from stripe_integrations.backfill.sinks import DryRunSink, WriteSink
 from stripe_integrations.backfill.slices import Slice
 from stripe_integrations.client import get_client
 from stripe_integrations.conf import get_config
+from stripe_integrations.ratelimit import configured_rate, get_limiter
 
 
 def auto_workers(rate: float) -> int:
@@ -52,18 +53,19 @@ class SyncSettings:
         return get_config().livemode
 
     def effective_rate(self) -> float:
-        """``rate``, else ``STRIPE_CONFIG["SYNC_RATE_LIMIT"]``, else the default."""
+        """``rate``, else ``STRIPE_CONFIG["RATE_LIMIT"]``, else the default: the account rate
+        of the process's limiter during the run (the backfill uses it minus the reserved
+        share)."""
         return self.rate if self.rate is not None else configured_rate(self.livemode)
 
     def effective_workers(self) -> int:
         """``workers``, else :func:`auto_workers` of the rate."""
         return self.workers or auto_workers(self.effective_rate())
 
-    def fetcher(self, bucket: TokenBucket | None = None) -> Fetcher:
-        """A fetcher on the shared client within this run's rate."""
+    def fetcher(self) -> Fetcher:
+        """A fetcher on the shared client, within the account's rate limit."""
         return Fetcher(
             self.client or get_client(),
-            bucket or TokenBucket(self.effective_rate()),
             backoff=self.backoff,
             max_attempts=self.max_attempts,
             probe_created=self.client is None and get_config().api_base is not None,
@@ -120,11 +122,18 @@ def run_sync(
 
     Each resource's pages are written as they arrive, with their checkpoints; an
     interruption (exception, Ctrl-C, kill) loses nothing committed, and
-    ``SyncSettings(resume=True)`` continues from there.
+    ``SyncSettings(resume=True)`` continues from there. With ``rate``, the process's limiter
+    uses that rate while the run lasts.
     """
     settings = settings or SyncSettings()
-    bucket = TokenBucket(settings.effective_rate())
-    fetcher = settings.fetcher(bucket)
+    limiter = get_limiter()
+    overriding = limiter.rate_override(settings.rate) if settings.rate else nullcontext()
+    with overriding:
+        return _run_sync(resources, settings)
+
+
+def _run_sync(resources: Iterable[str], settings: SyncSettings) -> list[ResourceStats]:
+    fetcher = settings.fetcher()
     results: list[ResourceStats] = []
     for resource in select(resources):
         planned = plan(resource, settings)

@@ -281,6 +281,8 @@ class FakeStripe(stripe.HTTPClient):
         text, status, headers = self._respond(error.body(), failure.status, request_id, key)
         if failure.should_retry is not None:
             headers["Stripe-Should-Retry"] = "true" if failure.should_retry else "false"
+        if failure.retry_after is not None:
+            headers["Retry-After"] = f"{failure.retry_after:g}"
         return text, status, headers
 
     # -- test controls ----------------------------------------------------------------------
@@ -296,13 +298,15 @@ class FakeStripe(stripe.HTTPClient):
         message: str | None = None,
         connection_error: bool = False,
         should_retry: bool | None = None,
+        retry_after: float | None = None,
     ) -> None:
         """Make the next ``count`` matching requests fail.
 
         With ``status`` (default 500) they answer with a Stripe error of that status; with
         ``connection_error=True`` :meth:`request` raises ``stripe.APIConnectionError``
         (retryable). ``path`` is an exact path or a glob (``"/v1/customers*"``); ``method``
-        limits the match to one HTTP method. ``should_retry`` sets ``Stripe-Should-Retry``.
+        limits the match to one HTTP method. ``should_retry`` sets ``Stripe-Should-Retry`` and
+        ``retry_after`` (seconds) sets ``Retry-After``, as Stripe may on a 429.
         Failed requests are recorded and never stored as idempotent results.
         """
         if count < 1:
@@ -318,6 +322,7 @@ class FakeStripe(stripe.HTTPClient):
                     message=message,
                     connection_error=connection_error,
                     should_retry=should_retry,
+                    retry_after=retry_after,
                 )
             )
 

@@ -77,6 +77,7 @@ class Failure:
     message: str | None
     connection_error: bool
     should_retry: bool | None
+    retry_after: float | None = None
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this failure applies to ``method path`` and is not used up."""

@@ -21,6 +21,7 @@ from django.utils import timezone
 from stripe_integrations import signals
 from stripe_integrations.conf import get_config
 from stripe_integrations.models import Event, EventStatus
+from stripe_integrations.ratelimit import background
 from stripe_integrations.sync import mapping
 from stripe_integrations.webhooks import leases
 from stripe_integrations.webhooks.registry import registry
@@ -139,10 +140,11 @@ def skip_reason(event: Event) -> str | None:
 
 def run_handlers(event: Event) -> None:
     """Link the event to its customer, then run every handler registered for its type, all in
-    one transaction: a failure leaves no partial write."""
+    one transaction: a failure leaves no partial write. Their Stripe requests are background
+    work for the rate limiter (:func:`stripe_integrations.ratelimit.background`)."""
     from stripe_integrations.actions.customer import StripeCustomer
 
-    with transaction.atomic():
+    with background(), transaction.atomic():
         # Link first, so handlers see ``event.customer_id``. When the object is the customer
         # itself, its built-in handler refreshes it: no separate fetch.
         is_customer = event.data_object.get("object") == "customer"
