@@ -284,6 +284,18 @@ def test_the_process_limiter_follows_the_settings(settings: Any) -> None:
     assert "REDIS" not in repr(build_limiter())
 
 
+def test_system_checks_report_a_bad_rate_or_share(settings: Any) -> None:
+    from stripe_integrations.checks import check_stripe_config
+
+    def ids(**config: Any) -> list[str]:
+        settings.STRIPE_CONFIG = {"API_KEY": "sk_test_x", "WEBHOOK_SECRETS": ["whsec_x"], **config}
+        return [e.id for e in check_stripe_config()]
+
+    assert ids(RATE_LIMIT={"test": -1}) == ["stripe_integrations.E012"]
+    assert ids(RATE_LIMIT_RESERVED_SHARE=1) == ["stripe_integrations.E013"]
+    assert ids(RATE_LIMIT=20, RATE_LIMIT_RESERVED_SHARE=0) == []
+
+
 # -- Redis ---------------------------------------------------------------------------------------
 
 

@@ -133,12 +133,38 @@ def check_stripe_config(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 id="stripe_integrations.E011",
             )
         )
+    errors.extend(_rate_limit_errors(config.livemode, config.rate_limit_reserved_share))
     for key in config.unknown_keys:
         errors.append(
             checks.Warning(
                 f"STRIPE_CONFIG has an unknown key {key!r}.",
                 hint="Check its spelling against the settings page of the docs.",
                 id="stripe_integrations.W002",
+            )
+        )
+    return errors
+
+
+def _rate_limit_errors(livemode: bool, share: float) -> list[checks.CheckMessage]:
+    from stripe_integrations.ratelimit import configured_rate
+
+    errors: list[checks.CheckMessage] = []
+    try:
+        configured_rate(livemode)
+    except ValueError as exc:
+        errors.append(
+            checks.Error(
+                str(exc),
+                hint='A number of requests per second, or {"live": 90, "test": 22}.',
+                id="stripe_integrations.E012",
+            )
+        )
+    if not 0 <= share < 1:
+        errors.append(
+            checks.Error(
+                'STRIPE_CONFIG["RATE_LIMIT_RESERVED_SHARE"] must be at least 0 and below 1.',
+                hint="It is the share of the rate background work leaves to interactive calls.",
+                id="stripe_integrations.E013",
             )
         )
     return errors
