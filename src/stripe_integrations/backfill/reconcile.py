@@ -217,10 +217,16 @@ def reconcile(
     progress: Progress | None = None,
     settings: SyncSettings | None = None,
 ) -> list[Drift]:
-    """Compare ``resources`` (all when empty) with Stripe; repair them with ``fix``."""
+    """Compare ``resources`` (all when empty) with Stripe; repair them with ``fix``. With
+    ``rate``, the process's limiter uses that rate while it runs."""
     settings = settings or SyncSettings(since=since, workers=workers, rate=rate)
     if progress is not None:
         settings.progress = progress
+    with settings.paced():
+        return _reconcile(resources, settings, fix=fix)
+
+
+def _reconcile(resources: Iterable[str], settings: SyncSettings, *, fix: bool) -> list[Drift]:
     fetcher = settings.fetcher()
     livemode = settings.livemode
     until = int(time.time()) + 1

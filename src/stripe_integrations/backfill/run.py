@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -61,6 +61,10 @@ class SyncSettings:
     def effective_workers(self) -> int:
         """``workers``, else :func:`auto_workers` of the rate."""
         return self.workers or auto_workers(self.effective_rate())
+
+    def paced(self) -> AbstractContextManager[object]:
+        """While open, the process's limiter uses ``rate`` (when given)."""
+        return get_limiter().rate_override(self.rate) if self.rate else nullcontext()
 
     def fetcher(self) -> Fetcher:
         """A fetcher on the shared client, within the account's rate limit."""
@@ -126,9 +130,7 @@ def run_sync(
     uses that rate while the run lasts.
     """
     settings = settings or SyncSettings()
-    limiter = get_limiter()
-    overriding = limiter.rate_override(settings.rate) if settings.rate else nullcontext()
-    with overriding:
+    with settings.paced():
         return _run_sync(resources, settings)
 
 
