@@ -205,15 +205,26 @@ def items() -> dict[str, tuple[int | None, datetime | None]]:
 
 
 @pytest.mark.django_db
-def test_a_stale_parent_neither_prunes_nor_overwrites_newer_children(writer: str) -> None:
+def test_a_stale_parent_neither_prunes_nor_overwrites_nor_brings_back_children(
+    writer: str,
+) -> None:
     newer = STORED_AT + timedelta(seconds=30)
-    sync_subscriptions([subscription({"si_1": 1})], fetched_at=STORED_AT)
-    # A webhook fetched the subscription later: a quantity changed, an item was added.
+    sync_subscriptions([subscription({"si_0": 1, "si_1": 1})], fetched_at=STORED_AT)
+    # A webhook fetched the subscription later: an item was removed, a quantity changed,
+    # an item was added.
     sync_subscriptions([subscription({"si_1": 2, "si_2": 1})], fetched_at=newer)
+    assert set(items()) == {"si_1", "si_2"}
 
-    sync_subscriptions([subscription({"si_1": 1})], fetched_at=STORED_AT, returning=writer == "orm")
+    with CaptureQueriesContext(connection) as captured:
+        sync_subscriptions(
+            [subscription({"si_0": 1, "si_1": 1})], fetched_at=STORED_AT, returning=writer == "orm"
+        )
 
     assert items() == {"si_1": (2, newer), "si_2": (1, newer)}
+    # The subscription's upsert (skipped) and, on the ORM path, its stored row read back:
+    # the stale subscription's items are neither written nor pruned.
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert statements == (["INSERT"] if writer == "bulk" else ["INSERT", "SELECT"])
     assert Subscription.objects.get().synced_at == newer
     # A fresh parent prunes what it no longer lists.
     latest = newer + timedelta(seconds=1)
@@ -272,9 +283,10 @@ def test_a_backfill_page_of_a_stale_subscription_keeps_newer_items(
     writer: str, planned: bool
 ) -> None:
     newer = STORED_AT + timedelta(seconds=30)
+    sync_subscriptions([subscription({"si_0": 1, "si_1": 1})], fetched_at=STORED_AT)
     sync_subscriptions([subscription({"si_1": 2, "si_2": 1})], fetched_at=newer)  # webhook
 
-    result = page_result([subscription({"si_1": 1})], STORED_AT, planned)
+    result = page_result([subscription({"si_0": 1, "si_1": 1})], STORED_AT, planned)
     WriteSink(STORED_AT).write(get_resource("subscriptions"), [result])
 
     assert items() == {"si_1": (2, newer), "si_2": (1, newer)}

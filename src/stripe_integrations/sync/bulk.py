@@ -166,9 +166,12 @@ def upsert_json(
     *,
     update_fields: Iterable[str] = (),
     only: bool = False,
+    skipped: set[str] | None = None,
 ) -> int:
     """Insert or update ``rows`` (attribute dicts keyed by ``stripe_id``) in one statement on
     PostgreSQL; returns the number of distinct rows sent. Duplicate ids keep the last row.
+    When ``skipped`` is given, the ids of the rows the freshness rule left alone are added
+    to it (the statement then returns the ids it wrote).
 
     On conflict, the columns the rows carry and ``update_fields`` are updated (only
     ``update_fields`` with ``only=True``), unless the stored row's ``synced_at`` is later
@@ -226,8 +229,13 @@ def upsert_json(
         f"SELECT {', '.join(readers)} FROM jsonb_array_elements(%s::jsonb) AS r "
         f"ON CONFLICT ({key}) {conflict}"
     )
+    if skipped is not None:
+        sql += f" RETURNING {key}"
     with _bound_cursor(connection) as cursor:
         cursor.execute(sql, [_encode(documents)])
+        if skipped is not None:
+            written = {row[0] for row in cursor.fetchall()}
+            skipped.update(i for i in unique if i not in written)
     return len(documents)
 
 

@@ -54,6 +54,7 @@ def upsert_instances(
     update_fields: Sequence[str],
     *,
     local: Sequence[str] = (),
+    skipped: set[str] | None = None,
 ) -> list[M]:
     """Insert or update ``instances`` (distinct ``stripe_id``) with one statement per batch
     (Django's batch size for the database's parameter limit), under the freshness rule.
@@ -62,7 +63,10 @@ def upsert_instances(
     the rule skipped because its stored row was fetched later, the stored row (one
     ``SELECT`` for those ids only). ``local`` columns (set by the caller, not by Stripe: the
     subscriber link...) are written on skipped rows too, by one ``UPDATE`` per set of
-    values.
+    values. The ids of the skipped rows are added to ``skipped`` when it is given.
+
+    Without ``RETURNING`` (SQLite before 3.35) every row is read back by one ``SELECT``, and
+    a row whose stored fetch time is not the written one counts as skipped.
     """
     if not instances:
         return []
@@ -108,14 +112,21 @@ def upsert_instances(
             cursor.execute(sql, params)
             if returns:
                 written.update((stripe_id, pk) for pk, stripe_id in cursor.fetchall())
-    skipped = [obj.stripe_id for obj in instances if obj.stripe_id not in written]  # type: ignore[attr-defined]
+    left = [obj.stripe_id for obj in instances if obj.stripe_id not in written]  # type: ignore[attr-defined]
     stored: dict[str, M] = {}
-    if skipped:
+    if left:
         manager = model._default_manager.db_manager(alias)
         if local:
-            gone = set(skipped)
+            gone = set(left)
             _write_local(manager, [o for o in instances if o.stripe_id in gone], local)  # type: ignore[attr-defined]
-        stored = {r.stripe_id: r for r in manager.filter(stripe_id__in=skipped)}  # type: ignore[attr-defined]
+        stored = {r.stripe_id: r for r in manager.filter(stripe_id__in=left)}  # type: ignore[attr-defined]
+    if skipped is not None:
+        fetched = {o.stripe_id: getattr(o, FETCHED, None) for o in instances}  # type: ignore[attr-defined]
+        skipped.update(
+            i
+            for i in left
+            if returns or i not in stored or getattr(stored[i], FETCHED, None) != fetched[i]
+        )
     result: list[M] = []
     for obj in instances:
         stripe_id = obj.stripe_id  # type: ignore[attr-defined]

@@ -63,6 +63,7 @@ def upsert_rows(
     only: bool = False,
     returning: bool = True,
     local: Iterable[str] = (),
+    skipped: set[str] | None = None,
 ) -> list[M]:
     """Insert or update ``rows`` (attribute dicts keyed by ``stripe_id``) in one statement.
 
@@ -74,7 +75,8 @@ def upsert_rows(
     fetched from Stripe (now for a row that carries none), always written with the row, and
     a stored row fetched later is left as it is, by the same statement. The rows returned
     are those written and, for the rows left alone, the stored rows. ``local`` names
-    columns the caller sets (not Stripe) that are written even then.
+    columns the caller sets (not Stripe) that are written even then. The ids of the rows
+    left alone are added to ``skipped`` when it is given.
 
     With ``returning=False`` nothing is returned, and on PostgreSQL the rows are written by
     :func:`~stripe_integrations.sync.bulk.upsert_json`, several times faster than building
@@ -90,7 +92,7 @@ def upsert_rows(
         update_fields = [*update_fields, fresh.FETCHED]
     local = tuple(local)
     if not returning and not local and bulk.usable(model):
-        bulk.upsert_json(model, rows, update_fields=update_fields, only=only)
+        bulk.upsert_json(model, rows, update_fields=update_fields, only=only, skipped=skipped)
         return []
     unique: dict[str, Mapping[str, Any]] = {}
     for row in rows:
@@ -103,7 +105,7 @@ def upsert_rows(
             instances, update_conflicts=True, unique_fields=["stripe_id"], update_fields=fields
         )
         return created if returning else []
-    written = fresh.upsert_instances(model, instances, fields, local=local)
+    written = fresh.upsert_instances(model, instances, fields, local=local, skipped=skipped)
     return written if returning else []
 
 
@@ -209,6 +211,7 @@ class _Upsert:
     only: tuple[str, ...] | None  # columns updated on conflict (None: those the rows carry)
     top: bool  # rows of the objects given (returned), not of children or nested objects
     local: tuple[str, ...] = ()  # columns written even when the stored row is newer
+    parent_column: str | None = None  # children: the column naming their parent
     rows: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -251,10 +254,16 @@ class Plan:
         top: bool = False,
         only: Iterable[str] | None = None,
         local: Iterable[str] = (),
+        parent_column: str | None = None,
     ) -> Plan:
         """Insert or update ``rows`` of ``model`` (see :func:`upsert_rows`); ``only``
         restricts the columns updated on conflict, ``local`` columns are written even on a
         row fetched later. A row without ``synced_at`` gets the plan's ``fetched_at``.
+
+        Children (``parent_column``: the column naming their parent, ``subscription_id``)
+        are written after every parent, and not at all when the plan's write of their
+        parent was skipped (its stored row was fetched later): a stale parent brings back
+        no child a later fetch removed.
 
         Raises :class:`~stripe_integrations.sync.columns.UnstorableObject` when a row's value
         for a ``NOT NULL`` column (its id...) cannot be stored: nothing of the plan is then
@@ -265,7 +274,9 @@ class Plan:
             if reason is not None:
                 raise columns.UnstorableObject(reason)
         rows = fresh.stamp(rows, self.fetched_at)
-        return self._add(model, rows, top=top, only=only, local=tuple(local))
+        return self._add(
+            model, rows, top=top, only=only, local=tuple(local), parent_column=parent_column
+        )
 
     def _add(
         self,
@@ -275,12 +286,13 @@ class Plan:
         top: bool,
         only: Iterable[str] | None,
         local: tuple[str, ...] = (),
+        parent_column: str | None = None,
     ) -> Plan:
         only_key = tuple(only) if only is not None else None
-        key = (model, only_key, top, local)
+        key = (model, only_key, top, local, parent_column)
         op = self._upserts.get(key)
         if op is None:
-            op = self._upserts[key] = _Upsert(model, only_key, top, local)
+            op = self._upserts[key] = _Upsert(model, only_key, top, local, parent_column)
         for row in rows:
             op.rows.pop(row["stripe_id"], None)  # the last copy wins, at the end
             op.rows[row["stripe_id"]] = row
@@ -347,7 +359,14 @@ class Plan:
         """Add ``other``'s writes after this plan's (``top=False``: its rows are not
         returned by :meth:`apply`)."""
         for op in other._upserts.values():
-            self._add(op.model, op.rows.values(), top=op.top and top, only=op.only, local=op.local)
+            self._add(
+                op.model,
+                op.rows.values(),
+                top=op.top and top,
+                only=op.only,
+                local=op.local,
+                parent_column=op.parent_column,
+            )
         for prune in other._prunes.values():
             self.prune(prune.model, prune.parent_column, prune.keep, prune.fetched)
         for model, ids in other._removals.items():
@@ -359,40 +378,70 @@ class Plan:
         model instances (none with ``returning=False``, which lets PostgreSQL take the
         bulk writer)."""
         result: list[Any] = []
+        # Parents first; then children, without those of a parent the rule skipped.
+        ops = sorted(self._upserts.values(), key=lambda op: op.parent_column is not None)
+        parents = {_parent_model(op.model, op.parent_column) for op in ops if op.parent_column}
+        parents |= {_parent_model(p.model, p.parent_column) for p in self._prunes.values()}
+        skipped: dict[type[models.Model], set[str]] = {model: set() for model in parents}
         with transaction.atomic(savepoint=False):
-            for op in self._upserts.values():
+            for op in ops:
                 wanted = returning and op.top
+                rows = list(op.rows.values())
+                if op.parent_column:
+                    stale = skipped[_parent_model(op.model, op.parent_column)]
+                    rows = (
+                        [r for r in rows if r.get(op.parent_column) not in stale] if stale else rows
+                    )
                 written = upsert_rows(
                     op.model,
-                    list(op.rows.values()),
+                    rows,
                     update_fields=op.only or (),
                     only=op.only is not None,
                     returning=wanted,
                     local=op.local,
+                    skipped=skipped.get(op.model),
                 )
                 if wanted:
                     result.extend(written)
             for prune in self._prunes.values():
-                keep = [child for children in prune.keep.values() for child in children]
-                if not bulk.prune(prune.model, prune.parent_column, prune.fetched, keep):
-                    _prune_orm(prune, keep)
+                stale = skipped[_parent_model(prune.model, prune.parent_column)]
+                fetched = {p: t for p, t in prune.fetched.items() if p not in stale}
+                if not fetched:
+                    continue
+                keep = [c for p, children in prune.keep.items() if p in fetched for c in children]
+                if not bulk.prune(prune.model, prune.parent_column, fetched, keep):
+                    _prune_orm(prune.model, prune.parent_column, fetched, keep)
             for model, ids in self._removals.items():
                 model._default_manager.filter(stripe_id__in=sorted(ids)).delete()
         return result
 
 
-def _prune_orm(prune: _Prune, keep: list[str]) -> None:
-    """The children of ``prune`` no longer listed by their parent and not fetched after it,
-    deleted by one statement (the ORM's, for any database)."""
+@functools.cache
+def _parent_model(model: type[models.Model], parent_column: str) -> type[models.Model]:
+    """The model of the parents ``parent_column`` of ``model`` names."""
+    for f in model._meta.concrete_fields:
+        if parent_column in (f.attname, f.name) and f.related_model is not None:
+            return f.related_model
+    raise ValueError(f"{model._meta.label}.{parent_column} names no parent model")
+
+
+def _prune_orm(
+    model: type[models.Model],
+    parent_column: str,
+    parents: Mapping[str, datetime],
+    keep: list[str],
+) -> None:
+    """The children of ``parents`` (id -> fetch time) they no longer list and that were not
+    fetched after them, deleted by one statement (the ORM's, for any database)."""
     by_time: dict[datetime, list[str]] = {}
-    for parent, fetched_at in prune.fetched.items():
+    for parent, fetched_at in parents.items():
         by_time.setdefault(fetched_at, []).append(parent)
     older = models.Q()
-    for fetched_at, parents in by_time.items():
-        older |= models.Q(**{f"{prune.parent_column}__in": parents}) & (
+    for fetched_at, ids in by_time.items():
+        older |= models.Q(**{f"{parent_column}__in": ids}) & (
             models.Q(synced_at__isnull=True) | models.Q(synced_at__lte=fetched_at)
         )
-    prune.model._default_manager.filter(older).exclude(stripe_id__in=keep).delete()
+    model._default_manager.filter(older).exclude(stripe_id__in=keep).delete()
 
 
 def plan_customers(
@@ -461,7 +510,7 @@ def plan_subscriptions(objects: Objects, *, fetched_at: datetime | None = None) 
         keep[sub["id"]] = [r["stripe_id"] for r in rows]
         item_rows += rows
     plan.upsert(Subscription, [mapping.subscription_fields(s) for s in subs], top=True)
-    plan.upsert(SubscriptionItem, item_rows)
+    plan.upsert(SubscriptionItem, item_rows, parent_column="subscription_id")
     return plan.prune(SubscriptionItem, "subscription_id", keep).add_nested(subs)
 
 
@@ -486,7 +535,7 @@ def plan_invoices(objects: Objects, *, fetched_at: datetime | None = None) -> Pl
             keep[invoice["id"]] = [r["stripe_id"] for r in rows]
     plan = Plan(fetched_at).upsert(Invoice, [billing.invoice_fields(i) for i in live], top=True)
     plan.mark_deleted(Invoice, deleted, "is_deleted")
-    plan.upsert(InvoiceLineItem, line_rows)
+    plan.upsert(InvoiceLineItem, line_rows, parent_column="invoice_id")
     if keep:
         plan.prune(InvoiceLineItem, "invoice_id", keep)
     return plan.add_nested(live)
