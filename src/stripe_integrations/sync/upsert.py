@@ -6,6 +6,10 @@ Each call issues a constant number of SQL statements whatever the number of obje
 database's parameter limit), one ``DELETE`` for children Stripe no longer lists (subscription
 items, invoice lines), and one upsert per kind of expanded object found inside (a customer's
 default payment method, an item's price...), which are mirrored too.
+
+Every row carries when its object was fetched from Stripe (``synced_at``, the ``fetched_at``
+of the functions here), and every upsert leaves alone a stored row fetched later, in the same
+statement: the freshness rule of :mod:`.fresh`.
 """
 
 from __future__ import annotations
