@@ -93,6 +93,21 @@ def test_a_write_fetched_before_the_stored_row_changes_nothing(
 
 
 @pytest.mark.django_db
+def test_the_backfill_write_reads_nothing_back_for_stale_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``returning=False`` on the ORM path (SQLite's backfill): the upsert alone."""
+    monkeypatch.setattr(bulk, "usable", lambda model: False)
+    sync_customers([customer("stored@example.com")], fetched_at=STORED_AT)
+    with CaptureQueriesContext(connection) as captured:
+        rows = sync_customers(
+            [customer("stale@example.com")], fetched_at=STORED_AT - timedelta(1), returning=False
+        )
+    assert rows == [] and len(captured) == 1
+    assert stored().email == "stored@example.com"
+
+
+@pytest.mark.django_db
 def test_many_rows_some_stale_are_written_in_one_statement_and_one_select(writer: str) -> None:
     old, new = STORED_AT - timedelta(minutes=1), STORED_AT + timedelta(minutes=1)
     sync_customers(

@@ -55,6 +55,7 @@ def upsert_instances(
     *,
     local: Sequence[str] = (),
     skipped: set[str] | None = None,
+    returning: bool = True,
 ) -> list[M]:
     """Insert or update ``instances`` (distinct ``stripe_id``) with one statement per batch
     (Django's batch size for the database's parameter limit), under the freshness rule.
@@ -63,7 +64,8 @@ def upsert_instances(
     the rule skipped because its stored row was fetched later, the stored row (one
     ``SELECT`` for those ids only). ``local`` columns (set by the caller, not by Stripe: the
     subscriber link...) are written on skipped rows too, by one ``UPDATE`` per set of
-    values. The ids of the skipped rows are added to ``skipped`` when it is given.
+    values. The ids of the skipped rows are added to ``skipped`` when it is given. With
+    ``returning=False`` nothing is returned and no row is read back.
 
     Without ``RETURNING`` (SQLite before 3.35) every row is read back by one ``SELECT``, and
     a row whose stored fetch time is not the written one counts as skipped.
@@ -92,9 +94,7 @@ def upsert_instances(
     else:
         conflict = "DO NOTHING"
     returns = connection.features.can_return_rows_from_bulk_insert
-    returning = (
-        f" RETURNING {quote(str(opts.pk.column))}, {quote(str(key.column))}" if returns else ""
-    )
+    back = f" RETURNING {quote(str(opts.pk.column))}, {quote(str(key.column))}" if returns else ""
     size = max(1, connection.ops.bulk_batch_size(fields, list(instances)) or len(instances))
     size = min(size, max(1, _MAX_PARAMS // len(fields)))
     written: dict[str, Any] = {}
@@ -107,7 +107,7 @@ def upsert_instances(
             row = f"({', '.join(['%s'] * len(fields))})"
             sql = (
                 f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(batch))} "
-                f"ON CONFLICT ({quote(str(key.column))}) {conflict}{returning}"
+                f"ON CONFLICT ({quote(str(key.column))}) {conflict}{back}"
             )
             cursor.execute(sql, params)
             if returns:
@@ -119,7 +119,8 @@ def upsert_instances(
         if local:
             gone = set(left)
             _write_local(manager, [o for o in instances if o.stripe_id in gone], local)  # type: ignore[attr-defined]
-        stored = {r.stripe_id: r for r in manager.filter(stripe_id__in=left)}  # type: ignore[attr-defined]
+        if returning or (not returns and skipped is not None):
+            stored = {r.stripe_id: r for r in manager.filter(stripe_id__in=left)}  # type: ignore[attr-defined]
     if skipped is not None:
         fetched = {o.stripe_id: getattr(o, FETCHED, None) for o in instances}  # type: ignore[attr-defined]
         skipped.update(
@@ -127,6 +128,8 @@ def upsert_instances(
             for i in left
             if returns or i not in stored or getattr(stored[i], FETCHED, None) != fetched[i]
         )
+    if not returning:
+        return []
     result: list[M] = []
     for obj in instances:
         stripe_id = obj.stripe_id  # type: ignore[attr-defined]

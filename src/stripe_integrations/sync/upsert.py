@@ -109,8 +109,9 @@ def upsert_rows(
             instances, update_conflicts=True, unique_fields=["stripe_id"], update_fields=fields
         )
         return created if returning else []
-    written = fresh.upsert_instances(model, instances, fields, local=local, skipped=skipped)
-    return written if returning else []
+    return fresh.upsert_instances(
+        model, instances, fields, local=local, skipped=skipped, returning=returning
+    )
 
 
 def _as_bulk_json(model: type[models.Model], row: Mapping[str, Any]) -> Mapping[str, Any]:
