@@ -72,6 +72,7 @@ def upsert_instances(
     """
     if not instances:
         return []
+    objs: Sequence[Any] = instances  # mirrored models: each has a stripe_id
     alias = router.db_for_write(model)
     connection = connections[alias]
     opts = model._meta
@@ -112,17 +113,17 @@ def upsert_instances(
             cursor.execute(sql, params)
             if returns:
                 written.update((stripe_id, pk) for pk, stripe_id in cursor.fetchall())
-    left = [obj.stripe_id for obj in instances if obj.stripe_id not in written]  # type: ignore[attr-defined]
+    left = [obj.stripe_id for obj in objs if obj.stripe_id not in written]
     stored: dict[str, M] = {}
     if left:
-        manager = model._default_manager.db_manager(alias)
+        manager: Any = model._default_manager.db_manager(alias)
         if local:
             gone = set(left)
-            _write_local(manager, [o for o in instances if o.stripe_id in gone], local)  # type: ignore[attr-defined]
+            _write_local(manager, [o for o in objs if o.stripe_id in gone], local)
         if returning or (not returns and skipped is not None):
-            stored = {r.stripe_id: r for r in manager.filter(stripe_id__in=left)}  # type: ignore[attr-defined]
+            stored = {r.stripe_id: r for r in manager.filter(stripe_id__in=left)}
     if skipped is not None:
-        fetched = {o.stripe_id: getattr(o, FETCHED, None) for o in instances}  # type: ignore[attr-defined]
+        fetched = {o.stripe_id: getattr(o, FETCHED, None) for o in objs}
         skipped.update(
             i
             for i in left
@@ -131,8 +132,8 @@ def upsert_instances(
     if not returning:
         return []
     result: list[M] = []
-    for obj in instances:
-        stripe_id = obj.stripe_id  # type: ignore[attr-defined]
+    for obj in objs:
+        stripe_id = obj.stripe_id
         if stripe_id in written:
             obj.pk = written[stripe_id]
             obj._state.adding = False
@@ -143,12 +144,12 @@ def upsert_instances(
     return result
 
 
-def _write_local(manager: Any, instances: Sequence[models.Model], local: Sequence[str]) -> None:
+def _write_local(manager: Any, instances: Sequence[Any], local: Sequence[str]) -> None:
     """Write the ``local`` columns of ``instances`` (rows the rule skipped)."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     for obj in instances:
         values = tuple(getattr(obj, name) for name in local)
-        groups.setdefault(values, []).append(obj.stripe_id)  # type: ignore[attr-defined]
+        groups.setdefault(values, []).append(obj.stripe_id)
     for values, ids in groups.items():
         manager.filter(stripe_id__in=ids).update(**dict(zip(local, values, strict=True)))
 
