@@ -108,6 +108,34 @@ def test_the_backfill_write_reads_nothing_back_for_stale_rows(
 
 
 @pytest.mark.django_db
+def test_without_returning_the_rows_are_read_back_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite before 3.35 has no ``RETURNING``: one ``SELECT`` reads every row back, and a
+    row whose stored fetch time is not the written one counts as skipped."""
+    monkeypatch.setattr(bulk, "usable", lambda model: False)
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    sync_customers([customer("stored@example.com", "cus_a")], fetched_at=STORED_AT)
+    objects = [customer("new@example.com", "cus_a"), customer("new@example.com", "cus_b")]
+    skipped: set[str] = set()
+    rows = [
+        {"stripe_id": o["id"], "email": o["email"], "synced_at": STORED_AT - timedelta(1)}
+        for o in objects
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        written = upsert_rows(Customer, rows, skipped=skipped)
+    assert [q["sql"].split()[0].upper() for q in captured.captured_queries] == [
+        "INSERT",
+        "SELECT",
+    ]
+    assert [(r.stripe_id, r.email) for r in written] == [
+        ("cus_a", "stored@example.com"),
+        ("cus_b", "new@example.com"),
+    ]
+    assert all(r.pk for r in written) and skipped == {"cus_a"}
+
+
+@pytest.mark.django_db
 def test_many_rows_some_stale_are_written_in_one_statement_and_one_select(writer: str) -> None:
     old, new = STORED_AT - timedelta(minutes=1), STORED_AT + timedelta(minutes=1)
     sync_customers(
@@ -353,3 +381,32 @@ def test_a_slow_customer_sync_does_not_overwrite_a_later_webhook_refresh(
     assert "error" not in outcome
     assert stored(obj["id"]).email == "new@example.com"
     assert outcome["customer"].email == "new@example.com"  # the caller sees the stored row
+
+
+@pytest.mark.django_db
+def test_create_links_the_user_even_when_a_webhook_wrote_the_customer_first(
+    fake_stripe: FakeStripe, django_user_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``customer.created`` may be delivered and handled (a later fetch) before
+    ``StripeCustomer.create`` writes the customer Stripe returned: the row keeps the
+    webhook's fetch and still gets the subscriber link."""
+    from stripe_integrations.actions import customer as customer_actions
+
+    user = django_user_model.objects.create(username="fresh-create", email="c@example.com")
+    original = customer_actions.sync_customers
+
+    def webhook_first(objects: Any, **kwargs: Any) -> Any:
+        [obj] = objects
+        fake_stripe.update("customer", obj.id, name="Renamed before the create wrote")
+        refresh_customer(obj.id)
+        return original(objects, **kwargs)
+
+    monkeypatch.setattr(customer_actions, "sync_customers", webhook_first)
+    created, was_created = StripeCustomer.get_or_create(user, "c@example.com")
+
+    row = stored(created.stripe_id)
+    assert was_created is True
+    assert (row.subscriber_id, row.is_active) == (user.pk, True)
+    assert row.name == "Renamed before the create wrote"
+    assert (created.pk, created.subscriber_id, created.name) == (row.pk, user.pk, row.name)
+    assert StripeCustomer.get(user) == row
