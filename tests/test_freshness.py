@@ -410,3 +410,15 @@ def test_create_links_the_user_even_when_a_webhook_wrote_the_customer_first(
     assert row.name == "Renamed before the create wrote"
     assert (created.pk, created.subscriber_id, created.name) == (row.pk, user.pk, row.name)
     assert StripeCustomer.get(user) == row
+
+
+@pytest.mark.django_db
+def test_a_refresh_locks_nothing_and_writes_with_one_statement(fake_stripe: FakeStripe) -> None:
+    """No ``SELECT ... FOR UPDATE`` (and no savepoint around it) while Stripe answers: the
+    upsert's rule orders concurrent refreshes."""
+    obj = fake_stripe.add("customer", email="r@example.com")
+    refresh_customer(obj["id"])
+    with CaptureQueriesContext(connection) as captured:
+        row = refresh_customer(obj["id"])
+    assert row is not None and row.email == "r@example.com"
+    assert [q["sql"].split()[0].upper() for q in captured.captured_queries] == ["INSERT"]
