@@ -149,12 +149,12 @@ class CeleryBackend:
 
 
 class DjangoTasksBackend:
-    """Enqueues each event on Django's task framework (Django 6.0+)."""
+    """Enqueues a drain of the due events on Django's task framework (Django 6.0+)."""
 
     def enqueue(self, event_id: int, delay: float = 0.0) -> None:
         from stripe_integrations.django_tasks import enqueue
 
-        enqueue(event_id, delay)
+        enqueue(delay)
 
 
 _thread_backend: ThreadBackend | None = None
