@@ -141,11 +141,10 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
     import django
 
     django.setup()
+    from _common import call_wsgi, make_environ
     from django.core.management import CommandError, call_command
     from django.core.wsgi import get_wsgi_application
     from django.test import override_settings
-
-    from _common import call_wsgi, make_environ
 
     call_command("migrate", verbosity=0, interactive=False)
     from stripe_integrations.models import Event, EventStatus
@@ -187,6 +186,8 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
     objects = 4 * args.customers + (args.customers if args.new_customers else 0)
     bound = objects / rate
     events = len(burst)
+    succeeded = counts.get(EventStatus.SUCCEEDED, 0)
+    failed = counts.get(EventStatus.FAILED, 0)
     return {
         "backend": args.backend,
         "mode": f"{args.mode} ({rate:.0f} requests/s, {args.latency * 1000:.0f} ms a retrieve)",
@@ -200,11 +201,9 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
         "drain_over_bound": round(drain / bound, 2),
         "stripe_requests_per_event": round(stats.get("ok", 0) / events, 3),
         "answers_429": stats.get("429", 0),
-        "events_succeeded": counts.get(EventStatus.SUCCEEDED, 0),
-        "events_failed": counts.get(EventStatus.FAILED, 0),
-        "events_other": events
-        - counts.get(EventStatus.SUCCEEDED, 0)
-        - counts.get(EventStatus.FAILED, 0),
+        "events_succeeded": succeeded,
+        "events_failed": failed,
+        "events_other": events - succeeded - failed,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
