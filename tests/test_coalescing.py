@@ -36,7 +36,7 @@ INVOICE_TYPES = [
 
 
 def stored(event_type: str, obj: dict[str, Any], created: int) -> Event:
-    event, new = store_event(build_event(event_type, obj, created=created), enqueue=False)
+    event, new = store_event(build_event(event_type, obj, created=created))
     assert new and event is not None
     return event
 

@@ -227,7 +227,7 @@ def _stored_event(event_type: str, **fields: Any) -> Event:
         "data": {"object": {"id": "obj_1", "object": "thing"}},
         **fields,
     }
-    event, created = store_event(data, enqueue=False)
+    event, created = store_event(data)
     assert created and event is not None
     return event
 

@@ -274,9 +274,7 @@ def test_backoff_grows_exponentially_and_is_capped(settings: Any) -> None:
 
 
 def test_process_event_is_claimed_once() -> None:
-    event, created = store_event(
-        build_event("test.noop", {"id": "o", "object": "thing"}), enqueue=False
-    )
+    event, created = store_event(build_event("test.noop", {"id": "o", "object": "thing"}))
     assert created and event is not None
     assert process_event(event.pk).status == EventStatus.SUCCEEDED
     assert process_event(event.pk).status == EventStatus.SUCCEEDED  # not run again
@@ -287,9 +285,7 @@ def test_process_event_is_claimed_once() -> None:
 
 
 def _stored(event_type: str, **fields: Any) -> Event:
-    event, _ = store_event(
-        build_event(event_type, {"id": "o", "object": "thing"}, **fields), enqueue=False
-    )
+    event, _ = store_event(build_event(event_type, {"id": "o", "object": "thing"}, **fields))
     assert event is not None
     return event
 
@@ -326,7 +322,7 @@ def test_command_pulls_missed_events_from_stripe(fake_stripe: FakeStripe) -> Non
     client = get_client()
     customer = client.v1.customers.create(params={"email": "missed@example.com"})
     client.v1.customers.update(customer.id, params={"name": "Missed"})
-    store_event(fake_stripe.events[0], enqueue=False)  # one of two arrived by webhook
+    store_event(fake_stripe.events[0])  # one of two arrived by webhook
     out = StringIO()
     call_command("stripe_process_events", "--pull", stdout=out)
     assert "pulled 2 events from Stripe, 1 new" in out.getvalue()

@@ -17,12 +17,18 @@ import itertools
 import logging
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from stripe_integrations.conf import get_config
-from stripe_integrations.webhooks.processing import Outcome, process_batch, process_event
+from stripe_integrations.models import Event
+from stripe_integrations.webhooks.processing import (
+    Outcome,
+    process_batch,
+    process_event,
+    store_event,
+)
 
 log = logging.getLogger("stripe_integrations.webhooks")
 
@@ -152,9 +158,20 @@ class DjangoTasksBackend:
     """Enqueues a drain of the due events on Django's task framework (Django 6.0+)."""
 
     def enqueue(self, event_id: int, delay: float = 0.0) -> None:
-        from stripe_integrations.django_tasks import enqueue
+        from stripe_integrations.webhooks.django_tasks import enqueue
 
         enqueue(delay)
+
+
+def receive(data: dict[str, Any], *, source: str = "webhook") -> tuple[Event | None, bool]:
+    """Store a verified event once (:func:`~.processing.store_event`) and, when it is new,
+    hand it to the configured backend once the surrounding transaction commits."""
+    event, created = store_event(data, source=source)
+    if event is not None:
+        backend = get_backend()
+        pk = event.pk
+        transaction.on_commit(lambda: backend.enqueue(pk))
+    return event, created
 
 
 _thread_backend: ThreadBackend | None = None

@@ -21,11 +21,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from stripe_integrations import signals
 from stripe_integrations.conf import get_config
 from stripe_integrations.models import Event, EventStatus
 from stripe_integrations.sync import mapping
-from stripe_integrations.webhooks import leases, mirror
+from stripe_integrations.webhooks import leases, mirror, signals
 from stripe_integrations.webhooks.registry import registry
 
 log = logging.getLogger("stripe_integrations.webhooks")
@@ -69,21 +68,15 @@ def event_problem(data: Any) -> str | None:
     return None
 
 
-def store_event(
-    data: dict[str, Any], *, source: str = "webhook", enqueue: bool = True
-) -> tuple[Event | None, bool]:
-    """Store a verified event once. Returns ``(event, True)`` when new (with ``enqueue``,
-    processing is handed to the backend after commit) and ``(None, False)`` for a duplicate,
-    which changes nothing."""
-    from stripe_integrations.webhooks.backends import get_backend
-
+def store_event(data: dict[str, Any], *, source: str = "webhook") -> tuple[Event | None, bool]:
+    """Store a verified event once, ``pending``. Returns ``(event, True)`` when new and
+    ``(None, False)`` for a duplicate, which changes nothing. Processing is the caller's to
+    start: the webhook view hands new events to the backend
+    (:func:`~stripe_integrations.webhooks.backends.receive`)."""
     fields = mapping.event_fields(data)
     try:
         with transaction.atomic():
             event = Event.objects.create(**fields, status=EventStatus.PENDING, source=source)
-            if enqueue:
-                backend = get_backend()
-                transaction.on_commit(lambda: backend.enqueue(event.pk))
     except IntegrityError:
         if not Event.objects.filter(stripe_id=fields["stripe_id"]).exists():
             raise
