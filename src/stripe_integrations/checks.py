@@ -133,6 +133,17 @@ def check_stripe_config(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 id="stripe_integrations.E011",
             )
         )
+    for key, value in (
+        ("EVENT_BATCH_SIZE", config.event_batch_size),
+        ("EVENT_FETCH_CONCURRENCY", config.event_fetch_concurrency),
+    ):
+        if value < 1:
+            errors.append(
+                checks.Error(
+                    f'STRIPE_CONFIG["{key}"] must be at least 1.',
+                    id="stripe_integrations.E012",
+                )
+            )
     for key in config.unknown_keys:
         errors.append(
             checks.Warning(

@@ -42,6 +42,8 @@ KNOWN_KEYS = frozenset(
         "EVENT_RETRY_MAX_DELAY",
         "EVENT_WORKER_THREADS",
         "EVENT_LEASE_SECONDS",
+        "EVENT_BATCH_SIZE",
+        "EVENT_FETCH_CONCURRENCY",
         "CELERY_QUEUE",
         "SYNC_RATE_LIMIT",
         "SYNC_GC_THRESHOLD",
@@ -84,6 +86,8 @@ class StripeConfig:
     event_retry_max_delay: float = 3600.0
     event_worker_threads: int = 1
     event_lease_seconds: float = 60.0
+    event_batch_size: int = 100
+    event_fetch_concurrency: int = 16
     celery_queue: str | None = None
     unknown_keys: tuple[str, ...] = field(default=())
 
@@ -138,6 +142,8 @@ def get_config() -> StripeConfig:
         event_retry_max_delay=float(raw.get("EVENT_RETRY_MAX_DELAY", 3600.0)),
         event_worker_threads=int(raw.get("EVENT_WORKER_THREADS", 1)),
         event_lease_seconds=float(raw.get("EVENT_LEASE_SECONDS", 60.0)),
+        event_batch_size=int(raw.get("EVENT_BATCH_SIZE", 100)),
+        event_fetch_concurrency=int(raw.get("EVENT_FETCH_CONCURRENCY", 16)),
         celery_queue=(str(raw["CELERY_QUEUE"]) if raw.get("CELERY_QUEUE") else None),
         unknown_keys=tuple(sorted(set(raw) - KNOWN_KEYS)),
     )

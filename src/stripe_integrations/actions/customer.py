@@ -24,6 +24,7 @@ from stripe_integrations.sync.upsert import (
     sync_payment_methods,
     sync_subscriptions,
 )
+from stripe_integrations.webhooks import mirror
 
 log = logging.getLogger("stripe_integrations")
 
@@ -367,24 +368,14 @@ class StripeCustomer:
         """
         if not isinstance(event, Event):
             event = sync_events([event])[0]
-        obj = event.data_object
-        customer_id = mapping.customer_id_of(obj)
-        if not customer_id:
-            # A detached payment method no longer names its customer; the event's
-            # previous_attributes still do.
-            data = (event.raw or {}).get("data")
-            previous = data.get("previous_attributes") if isinstance(data, dict) else None
-            if isinstance(previous, dict):
-                customer_id = mapping.ref_id(previous.get("customer"))
+        customer_id = mirror.customer_of(event)
         if not customer_id:
             return event
         if event.type == "customer.deleted":
-            sync_customers([obj])
-            mark_customers_deleted([obj])
+            mirror.apply_payload(event)
         elif fetch_missing and not Customer.objects.filter(stripe_id=customer_id).exists():
             cls.retrieve(customer_id, missing_ok=True)
-        Event.objects.filter(pk=event.pk).update(customer_id=customer_id)
-        event.customer_id = customer_id
+        mirror.link(event)
         return event
 
     @classmethod
