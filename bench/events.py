@@ -12,7 +12,9 @@ library's webhook endpoint (the WSGI application called in-process), on PostgreS
 (``BENCH_PG_NAME=bench_events`` on 127.0.0.1:5432, dropped and created), then drained:
 
 - ``thread``: the default backend, processing while the burst is delivered;
-- ``command``: the burst stored first (``manual``), then ``manage.py stripe_process_events``.
+- ``command``: the burst stored first (``manual``), then ``manage.py stripe_process_events``;
+- ``celery``: ``EVENT_BACKEND = "celery"`` with one Celery worker of 4 processes (Redis on
+  127.0.0.1:6379, database 14), draining while the burst is delivered.
 
 It reports the drain time (first delivery to last event succeeded), events/s, Stripe requests
 per event, 429 answers, failed events, peak memory, and the ratio of the drain time to the
@@ -42,6 +44,7 @@ from _common import drop_database, prepare_database, sign  # noqa: E402
 from _events_stripe import build  # noqa: E402
 
 SECRET = "whsec_bench"
+PATH = "/stripe/webhook/"
 RATES = {"test": 25.0, "live": 100.0}
 SHAPE = [
     ("invoice.created", "invoices"),
@@ -76,6 +79,51 @@ def start_stripe(rate: float, latency: float) -> tuple[subprocess.Popen[str], st
     return proc, f"http://127.0.0.1:{port}"
 
 
+def start_celery(config: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """One Celery worker of 4 processes on the bench site, sharing this run's settings."""
+    import redis
+
+    redis.Redis.from_url("redis://127.0.0.1:6379/14").flushdb()
+    env = {**os.environ, "BENCH_STRIPE_CONFIG": json.dumps(config), "PYTHONPATH": BENCH_DIR}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ours_site.celery_app",
+            "worker",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=BENCH_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    from ours_site.celery_app import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            stop(worker)
+            raise SystemExit("the Celery worker did not start")
+    return worker
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(10)
+
+
 def stripe_stats(base: str) -> dict[str, int]:
     with urllib.request.urlopen(base + "/__stats", timeout=10) as response:
         return dict(json.loads(response.read()))
@@ -108,7 +156,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=2500)
     parser.add_argument("--mode", choices=sorted(RATES), default="test")
-    parser.add_argument("--backend", choices=["thread", "command"], default="thread")
+    parser.add_argument("--backend", choices=["thread", "command", "celery"], default="thread")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--new-customers", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one line of JSON")
@@ -154,33 +202,47 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
     if not args.new_customers:
         sync_customers([build("customers", n) for n in range(args.customers)], returning=False)
     burst = bodies(args.customers)
-    config = {
+    config: dict[str, Any] = {
         "API_KEY": "sk_test_benchOnlyNotARealKey000000000",
         "WEBHOOK_SECRETS": [SECRET],
         "API_BASE": base,
-        "EVENT_BACKEND": "thread" if args.backend == "thread" else "manual",
+        "EVENT_BACKEND": {"thread": "thread", "command": "manual", "celery": "celery"}[
+            args.backend
+        ],
         "RATE_LIMIT": {args.mode: rate * 0.9},
-        "SYNC_RATE_LIMIT": {args.mode: rate * 0.9},
     }
     if args.mode == "live":
         config["API_KEY"] = "sk_live_benchOnlyNotARealKey000000000"
+    if args.backend == "celery":
+        config["RATE_LIMIT_REDIS_URL"] = "redis://127.0.0.1:6379/14"
+    worker = start_celery(config) if args.backend == "celery" else None
     app = get_wsgi_application()
-    with override_settings(STRIPE_CONFIG=config):
-        start = time.perf_counter()
-        statuses = []
-        for body in burst:
-            environ = make_environ("/stripe/webhook/", body, sign(SECRET, body, int(time.time())))
-            statuses.append(call_wsgi(app, environ)[0])
-        delivered = time.perf_counter() - start
-        if args.backend == "command":
-            start = time.perf_counter()  # the drain starts once the burst is stored
-            try:
-                call_command("stripe_process_events", verbosity=0, stdout=open(os.devnull, "w"))
-            except CommandError:  # some events failed: counted below
-                pass
-        else:
-            thread_backend().join(timeout=24 * 3600)
-        drain = time.perf_counter() - start
+    try:
+        with override_settings(STRIPE_CONFIG=config):
+            start = time.perf_counter()
+            statuses = []
+            for body in burst:
+                signature = sign(SECRET, body, int(time.time()))
+                statuses.append(
+                    call_wsgi(app, make_environ("/stripe/webhook/", body, signature))[0]
+                )
+            delivered = time.perf_counter() - start
+            if args.backend == "command":
+                start = time.perf_counter()  # the drain starts once the burst is stored
+                try:
+                    call_command("stripe_process_events", verbosity=0, stdout=open(os.devnull, "w"))
+                except CommandError:  # some events failed: counted below
+                    pass
+            elif args.backend == "thread":
+                thread_backend().join(timeout=24 * 3600)
+            else:
+                done = (EventStatus.SUCCEEDED, EventStatus.FAILED)
+                while Event.objects.exclude(status__in=done).exists():
+                    time.sleep(0.2)
+            drain = time.perf_counter() - start
+    finally:
+        if worker is not None:
+            stop(worker)
     counts = dict(Event.objects.values_list("status").annotate(n=django.db.models.Count("pk")))
     stats = stripe_stats(base)
     objects = 4 * args.customers + (args.customers if args.new_customers else 0)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from stripe_integrations.client import get_client
 from stripe_integrations.exceptions import StripeAPIError, stripe_errors
@@ -53,8 +56,17 @@ class Target:
     parent: str | None = None
 
 
-#: What :func:`fetch` returns for an object Stripe does not have (any more).
+#: The object of a :class:`Fetched` that Stripe does not have (any more).
 MISSING: Any = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What :func:`fetch` got: the object as a plain dict (or :data:`MISSING`) and the time
+    taken just before the request, which the write path's freshness rule compares."""
+
+    obj: Any
+    at: datetime
 
 
 def _matches(event_type: str, *patterns: str) -> bool:
@@ -87,11 +99,12 @@ def target_of(event: Event) -> Target | None:
     return None
 
 
-def fetch(target: Target) -> Any:
-    """The current Stripe object of ``target`` as a plain dict, or :data:`MISSING`. Raises
-    :class:`~stripe_integrations.exceptions.StripeAPIError` for other errors. No database
-    access: safe in any thread."""
+def fetch(target: Target) -> Fetched:
+    """The current Stripe object of ``target`` (:data:`MISSING` when Stripe does not have
+    it) with its fetch time. Raises :class:`~stripe_integrations.exceptions.StripeAPIError`
+    for other errors. No database access: safe in any thread."""
     client = get_client()
+    at = timezone.now()
     try:
         with stripe_errors():
             if target.kind == "customer":
@@ -111,26 +124,28 @@ def fetch(target: Target) -> Any:
                 obj = service.retrieve(target.stripe_id)
     except StripeAPIError as exc:
         if is_missing(exc):
-            return MISSING
+            return Fetched(MISSING, at)
         raise
-    return mapping.as_dict(obj)
+    return Fetched(mapping.as_dict(obj), at)
 
 
-def apply(target: Target, obj: Any) -> None:
-    """Mirror the fetched ``obj`` of ``target`` (:data:`MISSING`: remove what must go)."""
+def apply(target: Target, fetched: Fetched) -> None:
+    """Mirror what :func:`fetch` got for ``target`` (:data:`MISSING`: remove what must go),
+    stamped with its fetch time: a row written from a later fetch is left as it is."""
+    obj, at = fetched.obj, fetched.at
     if target.kind == "customer":
         if obj is not MISSING:
-            sync_customers([obj])
+            sync_customers([obj], fetched_at=at)
     elif target.kind in ("payment_method", "source"):
         if obj is MISSING or obj.get("deleted") is True:
             PaymentMethod.objects.filter(stripe_id=target.stripe_id).delete()
         else:
-            sync_payment_methods([obj])
+            sync_payment_methods([obj], fetched_at=at)
     elif target.kind == "subscription":
         if obj is not MISSING:
-            sync_subscriptions([obj])
+            sync_subscriptions([obj], fetched_at=at)
     elif obj is not MISSING:
-        sync_objects([obj])
+        sync_objects([obj], fetched_at=at)
 
 
 def apply_payload(event: Event) -> None:
