@@ -192,6 +192,7 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
     from _common import call_wsgi, make_environ
     from django.core.management import CommandError, call_command
     from django.core.wsgi import get_wsgi_application
+    from django.db.models import Q
     from django.test import override_settings
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -236,8 +237,11 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
             elif args.backend == "thread":
                 thread_backend().join(timeout=24 * 3600)
             else:
-                done = (EventStatus.SUCCEEDED, EventStatus.FAILED)
-                while Event.objects.exclude(status__in=done).exists():
+                # Until every event succeeded or failed for good (no retry scheduled).
+                waiting = Q(status__in=[EventStatus.PENDING, EventStatus.PROCESSING]) | Q(
+                    status=EventStatus.FAILED, next_attempt_at__isnull=False
+                )
+                while Event.objects.filter(waiting).exists():
                     time.sleep(0.2)
             drain = time.perf_counter() - start
     finally:
