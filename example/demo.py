@@ -387,7 +387,7 @@ def fail_one_event(seeded: Seeded) -> str | None:
     for event in events:
         data = mapping.as_dict(event)
         if data.get("type") == "customer.updated" and data["data"]["object"].get("id") == grace:
-            stored, _ = store_event(data, source="api", enqueue=False)
+            stored, _ = store_event(data, source="api")
             if stored is not None:
                 log = logging.getLogger("stripe_integrations")
                 level, log.level = log.level, logging.ERROR  # it fails on purpose

@@ -189,8 +189,10 @@ def test_a_failing_writer_stops_the_run_and_resume_finishes(fake_stripe: FakeStr
     [stats] = run_sync(["customers"], fast(workers=4, writers=2, resume=True))
     assert Customer.objects.count() == 1200
     # At least what was missing; maybe more: a split the failed batch recorded is rolled back
-    # with it, so its slice still covers the new slice's range, which is read again.
-    assert 1200 - written <= stats.objects <= 1200
+    # with it, so its slice still covers the new slice's range, which is read again (by
+    # another writer's fetchers too, when the two writers' slices overlapped: a CI run read
+    # 1,401). Each object is written once whatever is read twice (the count above).
+    assert 1200 - written <= stats.objects <= 2 * 1200
     assert not SyncCheckpoint.objects.filter(done=False).exists()
 
 

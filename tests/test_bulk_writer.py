@@ -234,7 +234,9 @@ def _page_result(objects: list[dict[str, Any]], fetched_at: Any, planned: bool) 
     resource = get_resource("customers")
     page = Page(objects=objects, has_more=False, last_id=None, last_created=None)
     page.fetched_at = fetched_at
-    plan = resource.planner(objects) if planned and resource.planner else None
+    plan = None
+    if planned and resource.planner:
+        plan = resource.planner(objects, fetched_at=fetched_at)
     return resource, PageResult(Slice("customers", False, 0, 2_000_000_000), page, [], plan)
 
 

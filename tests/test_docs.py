@@ -199,7 +199,6 @@ def docs_namespace(django_user_model: Any) -> Iterator[dict[str, Any]]:
         event, _ = store_event(
             build_event("customer.updated", mapping.as_dict(stripe_customer)),
             source="manual",
-            enqueue=False,
         )
         fake.reset_requests()
         yield {
@@ -230,16 +229,20 @@ def docs_namespace(django_user_model: Any) -> Iterator[dict[str, Any]]:
 def isolate_handlers_and_signals() -> Iterator[None]:
     """Handlers, signal receivers and backfill resources the pages register are removed
     after each test."""
-    from stripe_integrations import signals
     from stripe_integrations.backfill import registry as resources
-    from stripe_integrations.webhooks import registry
+    from stripe_integrations.webhooks import registry, signals
 
     resources.all_resources()  # load the built-in ones before taking the snapshot
     saved_resources = dict(resources._registry)
 
     entries = list(registry._entries)
     typed = dict(signals._typed)
-    sent = [signals.event_received, signals.event_processed, signals.event_failed]
+    sent = [
+        signals.event_received,
+        signals.event_processed,
+        signals.event_failed,
+        signals.event_skipped,
+    ]
     receivers = [list(signal.receivers) for signal in [*sent, *typed.values()]]
     yield
     with resources._lock:

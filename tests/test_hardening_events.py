@@ -227,7 +227,7 @@ def _stored_event(event_type: str, **fields: Any) -> Event:
         "data": {"object": {"id": "obj_1", "object": "thing"}},
         **fields,
     }
-    event, created = store_event(data, enqueue=False)
+    event, created = store_event(data)
     assert created and event is not None
     return event
 
@@ -285,15 +285,15 @@ def test_a_worker_whose_lease_was_taken_over_rolls_back() -> None:
         from stripe_integrations.webhooks import leases
 
         # No renewal: the hung worker's lease expires as if its renewer had died with it.
-        original = leases.renewer.hold
-        leases.renewer.hold = lambda pk, token: _nothing()  # type: ignore[method-assign]
+        original = leases.renewer.hold_many
+        leases.renewer.hold_many = lambda claims: _nothing()  # type: ignore[method-assign]
         try:
             worker.start()
             assert entered.wait(10)
             Event.objects.filter(pk=event.pk).update(locked_at=None)  # the lease expired
             taken_over = process_event(event.pk)
         finally:
-            leases.renewer.hold = original  # type: ignore[method-assign]
+            leases.renewer.hold_many = original  # type: ignore[method-assign]
         release.set()
         worker.join(10)
     finally:

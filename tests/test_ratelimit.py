@@ -39,7 +39,7 @@ from stripe_integrations.ratelimit import (
 from stripe_integrations.ratelimit.http import INTERACTIVE_RETRIES
 from stripe_integrations.testing import FakeStripe
 from stripe_integrations.testing.webhooks import build_event
-from stripe_integrations.webhooks.processing import process_event, store_event
+from stripe_integrations.webhooks.processing import process_batch, process_event, store_event
 
 REDIS_URL = os.environ.get("SI_RATELIMIT_REDIS_URL", "redis://127.0.0.1:6379/13")
 
@@ -73,7 +73,7 @@ def no_wait(attempt: int) -> float:
 @pytest.mark.django_db
 def test_an_event_outlasts_429s_and_each_retry_waits_retry_after(fake_stripe: FakeStripe) -> None:
     customer = fake_stripe.add("customer", email="jenny@example.com")
-    event, _ = store_event(build_event("customer.updated", customer), enqueue=False)
+    event, _ = store_event(build_event("customer.updated", customer))
     assert event is not None
     fake_stripe.fail_next(429, count=3, path="/v1/customers/*", retry_after=2)
     clock = Clock()
@@ -153,7 +153,7 @@ def test_app_calls_events_and_the_backfill_draw_from_one_bucket(
         assert limiter.stats.acquired == app_requests and limiter.stats.background == 0
 
         target = fake_stripe.objects("customer")[0]
-        event, _ = store_event(build_event("customer.updated", target), enqueue=False)
+        event, _ = store_event(build_event("customer.updated", target))
         assert event is not None
         assert process_event(event.pk).status == EventStatus.SUCCEEDED
         event_requests = fake_stripe.request_count - app_requests
@@ -164,6 +164,18 @@ def test_app_calls_events_and_the_backfill_draw_from_one_bucket(
         assert stats.objects == 31 and backfill_requests == stats.requests >= 1
     assert limiter.stats.acquired == fake_stripe.request_count
     assert limiter.stats.background == event_requests + backfill_requests
+
+
+@pytest.mark.django_db
+def test_a_batch_fetching_in_threads_is_background_work(fake_stripe: FakeStripe) -> None:
+    customers = [fake_stripe.add("customer", email=f"c{i}@example.com") for i in range(4)]
+    stored = [store_event(build_event("customer.updated", c))[0] for c in customers]
+    limiter = TokenBucket(1e6)
+    with override_limiter(limiter):
+        outcomes = process_batch([e.pk for e in stored if e is not None])
+    assert [o.status for o in outcomes] == [EventStatus.SUCCEEDED] * 4
+    assert fake_stripe.request_count >= 4
+    assert limiter.stats.acquired == limiter.stats.background == fake_stripe.request_count
 
 
 @pytest.mark.django_db
@@ -291,8 +303,8 @@ def test_system_checks_report_a_bad_rate_or_share(settings: Any) -> None:
         settings.STRIPE_CONFIG = {"API_KEY": "sk_test_x", "WEBHOOK_SECRETS": ["whsec_x"], **config}
         return [e.id for e in check_stripe_config()]
 
-    assert ids(RATE_LIMIT={"test": -1}) == ["stripe_integrations.E012"]
-    assert ids(RATE_LIMIT_RESERVED_SHARE=1) == ["stripe_integrations.E013"]
+    assert ids(RATE_LIMIT={"test": -1}) == ["stripe_integrations.E013"]
+    assert ids(RATE_LIMIT_RESERVED_SHARE=1) == ["stripe_integrations.E014"]
     assert ids(RATE_LIMIT=20, RATE_LIMIT_RESERVED_SHARE=0) == []
 
 

@@ -5,6 +5,7 @@ Run only by ``bench/_ours.py`` in the project's ``.venv``. The database comes fr
 points the library at the local stand-in Stripe (which counts calls: there should be none).
 """
 
+import json
 import os
 
 from _common import COMMON_SETTINGS, database_settings
@@ -35,3 +36,7 @@ STRIPE_CONFIG = {
 }
 if os.environ.get("BENCH_API_BASE"):
     STRIPE_CONFIG["API_BASE"] = os.environ["BENCH_API_BASE"]
+# bench/events.py: its STRIPE_CONFIG, shared with the Celery workers it starts.
+if os.environ.get("BENCH_STRIPE_CONFIG"):
+    STRIPE_CONFIG = json.loads(os.environ["BENCH_STRIPE_CONFIG"])
+CELERY_BROKER_URL = os.environ.get("BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/14")

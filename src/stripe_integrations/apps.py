@@ -15,6 +15,5 @@ class StripeIntegrationsConfig(AppConfig):
             checks,  # noqa: F401  (registers the checks)
             logs,
         )
-        from stripe_integrations.webhooks import handlers  # noqa: F401  (built-in handlers)
 
         logs.install()

@@ -133,6 +133,17 @@ def check_stripe_config(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 id="stripe_integrations.E011",
             )
         )
+    for key, value in (
+        ("EVENT_BATCH_SIZE", config.event_batch_size),
+        ("EVENT_FETCH_CONCURRENCY", config.event_fetch_concurrency),
+    ):
+        if value < 1:
+            errors.append(
+                checks.Error(
+                    f'STRIPE_CONFIG["{key}"] must be at least 1.',
+                    id="stripe_integrations.E012",
+                )
+            )
     errors.extend(_rate_limit_errors(config.livemode, config.rate_limit_reserved_share))
     for key in config.unknown_keys:
         errors.append(
@@ -156,7 +167,7 @@ def _rate_limit_errors(livemode: bool, share: float) -> list[checks.CheckMessage
             checks.Error(
                 str(exc),
                 hint='A number of requests per second, or {"live": 90, "test": 22}.',
-                id="stripe_integrations.E012",
+                id="stripe_integrations.E013",
             )
         )
     if not 0 <= share < 1:
@@ -164,7 +175,7 @@ def _rate_limit_errors(livemode: bool, share: float) -> list[checks.CheckMessage
             checks.Error(
                 'STRIPE_CONFIG["RATE_LIMIT_RESERVED_SHARE"] must be at least 0 and below 1.',
                 hint="It is the share of the rate background work leaves to interactive calls.",
-                id="stripe_integrations.E013",
+                id="stripe_integrations.E014",
             )
         )
     return errors

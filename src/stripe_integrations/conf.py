@@ -42,6 +42,8 @@ KNOWN_KEYS = frozenset(
         "EVENT_RETRY_MAX_DELAY",
         "EVENT_WORKER_THREADS",
         "EVENT_LEASE_SECONDS",
+        "EVENT_BATCH_SIZE",
+        "EVENT_FETCH_CONCURRENCY",
         "CELERY_QUEUE",
         "RATE_LIMIT",
         "RATE_LIMIT_RESERVED_SHARE",
@@ -87,6 +89,8 @@ class StripeConfig:
     event_retry_max_delay: float = 3600.0
     event_worker_threads: int = 1
     event_lease_seconds: float = 60.0
+    event_batch_size: int = 100
+    event_fetch_concurrency: int = 16
     celery_queue: str | None = None
     rate_limit_reserved_share: float = 0.2
     rate_limit_redis_url: str | None = field(default=None, repr=False)  # may hold a password
@@ -143,6 +147,8 @@ def get_config() -> StripeConfig:
         event_retry_max_delay=float(raw.get("EVENT_RETRY_MAX_DELAY", 3600.0)),
         event_worker_threads=int(raw.get("EVENT_WORKER_THREADS", 1)),
         event_lease_seconds=float(raw.get("EVENT_LEASE_SECONDS", 60.0)),
+        event_batch_size=int(raw.get("EVENT_BATCH_SIZE", 100)),
+        event_fetch_concurrency=int(raw.get("EVENT_FETCH_CONCURRENCY", 16)),
         celery_queue=(str(raw["CELERY_QUEUE"]) if raw.get("CELERY_QUEUE") else None),
         rate_limit_reserved_share=float(raw.get("RATE_LIMIT_RESERVED_SHARE", 0.2)),
         rate_limit_redis_url=(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from django.db import models
+from django.utils import timezone
 
 from stripe_integrations import validation as v
 from stripe_integrations.client import get_client
@@ -53,10 +55,19 @@ def call(method: Any, *args: Any, key: str | None = None, **params: Any) -> Any:
         return method(*args, **kwargs)
 
 
-def mirror(obj: Any) -> Any:
-    """Mirror a Stripe object through the sync path and return its row."""
-    rows = sync_objects([obj])
+def mirror(obj: Any, fetched_at: datetime | None = None) -> Any:
+    """Mirror a Stripe object through the sync path and return its row (the stored row when
+    it holds a later fetch). ``fetched_at``: when the request that returned ``obj`` was
+    sent (default: now)."""
+    rows = sync_objects([obj], fetched_at=fetched_at)
     return rows[0] if rows else None
+
+
+def call_and_mirror(method: Any, *args: Any, key: str | None = None, **params: Any) -> Any:
+    """:func:`call`, then :func:`mirror` of the object Stripe returned, written with the
+    time taken before the request."""
+    fetched_at = timezone.now()
+    return mirror(call(method, *args, key=key, **params), fetched_at)
 
 
 def op_key(purpose: str, subject: str, params: Mapping[str, Any], *state: Any) -> str:
@@ -78,7 +89,7 @@ class CatalogActions:
         create one object (the idempotency key derives from them)."""
         params = checked_metadata(cls.validate(params))
         key = op_key(f"{cls.KIND}.create", "account", params)
-        return mirror(call(service(cls.SERVICE).create, key=key, **params))
+        return call_and_mirror(service(cls.SERVICE).create, key=key, **params)
 
     @classmethod
     def retrieve(cls, stripe_id: str) -> Any:
@@ -92,17 +103,19 @@ class CatalogActions:
         params = checked_metadata(params, updating=True)
         raw = getattr(obj, "raw", None) or {}
         key = op_key(f"{cls.KIND}.update", stripe_id, params, fingerprint(raw))
-        return mirror(call(service(cls.SERVICE).update, stripe_id, key=key, **params))
+        return call_and_mirror(service(cls.SERVICE).update, stripe_id, key=key, **params)
 
     @classmethod
     def list(cls, **params: Any) -> list[Any]:
         """Every object Stripe lists with ``params``, mirrored page by page."""
+        fetched_at = timezone.now()
         page = call(service(cls.SERVICE).list, **{"limit": 100, **params})
         rows: list[Any] = []
         while True:
-            rows += sync_objects(page.data)
+            rows += sync_objects(page.data, fetched_at=fetched_at)
             if not page.has_more or not page.data:
                 return rows
+            fetched_at = timezone.now()
             with stripe_errors():
                 page = page.next_page()
 
@@ -125,6 +138,7 @@ def model_row(model: type[models.Model], stripe_id: str) -> Any:
 __all__ = [
     "CatalogActions",
     "call",
+    "call_and_mirror",
     "checked_metadata",
     "mapping",
     "mirror",

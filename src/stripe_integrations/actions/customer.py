@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from django.db import IntegrityError, models, transaction
@@ -23,6 +24,7 @@ from stripe_integrations.sync.upsert import (
     sync_payment_methods,
     sync_subscriptions,
 )
+from stripe_integrations.webhooks import mirror
 
 log = logging.getLogger("stripe_integrations")
 
@@ -214,6 +216,7 @@ class StripeCustomer:
             len(rows),
             fingerprint(params),
         )
+        fetched_at = timezone.now()
         try:
             with stripe_errors():
                 obj = get_client().v1.customers.create(
@@ -234,7 +237,8 @@ class StripeCustomer:
         replayed = bool(response and response.headers.get("Idempotent-Replayed") == "true")
         try:
             with transaction.atomic():
-                return sync_customers([obj], local=local)[0], not replayed
+                row = sync_customers([obj], local=local, fetched_at=fetched_at)[0]
+                return row, not replayed
         except IntegrityError:
             # Another active customer for this user was stored meanwhile. When it is this
             # call's own customer (a concurrent caller got the replay and stored it first),
@@ -263,6 +267,7 @@ class StripeCustomer:
     @classmethod
     def _existing_if_alive(cls, customer: Customer) -> Customer | None:
         """The customer refreshed from Stripe, or None (soft-deleted) if Stripe deleted it."""
+        fetched_at = timezone.now()
         try:
             with stripe_errors():
                 obj = get_client().v1.customers.retrieve(customer.stripe_id)
@@ -271,7 +276,7 @@ class StripeCustomer:
                 raise
             cls.soft_delete(customer)
             return None
-        cls.sync_from_stripe_data(customer, obj)
+        cls.sync_from_stripe_data(customer, obj, fetched_at=fetched_at)
         return customer if customer.is_active else None
 
     @classmethod
@@ -282,10 +287,14 @@ class StripeCustomer:
         ).first()
 
     @classmethod
-    def sync_from_stripe_data(cls, customer: Customer, stripe_customer: Any) -> Customer:
+    def sync_from_stripe_data(
+        cls, customer: Customer, stripe_customer: Any, *, fetched_at: datetime | None = None
+    ) -> Customer:
         """Write ``stripe_customer`` (a Stripe object or dict) into ``customer``'s row.
 
-        A deleted customer (``deleted: true``) is soft-deleted locally.
+        ``fetched_at`` is when it was fetched from Stripe (default: now). When the row holds
+        a later fetch, the row is kept and ``customer`` gets its values. A deleted customer
+        (``deleted: true``) is soft-deleted locally.
         """
         data = mapping.as_dict(stripe_customer)
         if customer.stripe_id and data.get("id") != customer.stripe_id:
@@ -293,11 +302,11 @@ class StripeCustomer:
                 f"stripe_customer: {data.get('id')!r} is not customer {customer.stripe_id!r}"
             )
         if mapping.is_deleted(data):
-            row = mark_customers_deleted([data])[0]
-            customer.is_active = False
+            row = mark_customers_deleted([data], fetched_at=fetched_at)[0]
+            customer.is_active = row.is_active
             customer.date_purged = row.date_purged
             return customer
-        row = sync_customers([data])[0]
+        row = sync_customers([data], fetched_at=fetched_at)[0]
         _copy_mirrored(customer, row)
         return customer
 
@@ -306,8 +315,13 @@ class StripeCustomer:
         """Refresh ``customer`` from Stripe with its default payment method (or source) and
         all its subscriptions, canceled ones included. Fetches the customer when
         ``stripe_customer`` is not given. At most 3 Stripe requests for up to 100
-        subscriptions; the same number of queries whatever their number."""
+        subscriptions; the same number of queries whatever their number.
+
+        Each object is written with the time it was fetched (taken before its request; now
+        for a given ``stripe_customer``): a row a later fetch wrote meanwhile (a webhook's)
+        is kept."""
         client = get_client()
+        fetched_at = timezone.now()
         with stripe_errors():
             if stripe_customer is None:
                 stripe_customer = client.v1.customers.retrieve(
@@ -315,18 +329,20 @@ class StripeCustomer:
                 )
             data = mapping.as_dict(stripe_customer)
             if mapping.is_deleted(data):
-                return cls.sync_from_stripe_data(customer, data)
+                return cls.sync_from_stripe_data(customer, data, fetched_at=fetched_at)
+            default_at = timezone.now()
             default = cls._fetch_default_payment(data)
+            listed_at = timezone.now()
             subscriptions = list(
                 client.v1.subscriptions.list(
                     params={"customer": customer.stripe_id, "status": "all", "limit": 100}
                 ).auto_paging_iter()
             )
         with transaction.atomic():
-            cls.sync_from_stripe_data(customer, data)
+            cls.sync_from_stripe_data(customer, data, fetched_at=fetched_at)
             if default is not None:
-                sync_payment_methods([default])
-            sync_subscriptions(subscriptions)
+                sync_payment_methods([default], fetched_at=default_at)
+            sync_subscriptions(subscriptions, fetched_at=listed_at)
         return customer
 
     @staticmethod
@@ -352,24 +368,14 @@ class StripeCustomer:
         """
         if not isinstance(event, Event):
             event = sync_events([event])[0]
-        obj = event.data_object
-        customer_id = mapping.customer_id_of(obj)
-        if not customer_id:
-            # A detached payment method no longer names its customer; the event's
-            # previous_attributes still do.
-            data = (event.raw or {}).get("data")
-            previous = data.get("previous_attributes") if isinstance(data, dict) else None
-            if isinstance(previous, dict):
-                customer_id = mapping.ref_id(previous.get("customer"))
+        customer_id = mirror.customer_of(event)
         if not customer_id:
             return event
         if event.type == "customer.deleted":
-            sync_customers([obj])
-            mark_customers_deleted([obj])
+            mirror.apply_payload(event)
         elif fetch_missing and not Customer.objects.filter(stripe_id=customer_id).exists():
             cls.retrieve(customer_id, missing_ok=True)
-        Event.objects.filter(pk=event.pk).update(customer_id=customer_id)
-        event.customer_id = customer_id
+        mirror.link(event)
         return event
 
     @classmethod
@@ -398,6 +404,7 @@ class StripeCustomer:
         stripe_params = customer_params(params, updating=True, caller="update")
         if not stripe_params:
             return customer
+        fetched_at = timezone.now()
         key = idempotency_key(
             "customer.update",
             customer.stripe_id,
@@ -409,7 +416,7 @@ class StripeCustomer:
                 params=cast(Any, stripe_params),
                 options={"idempotency_key": key},
             )
-        return cls.sync_from_stripe_data(customer, obj)
+        return cls.sync_from_stripe_data(customer, obj, fetched_at=fetched_at)
 
     @classmethod
     def delete(cls, customer: Customer) -> None:
@@ -431,15 +438,17 @@ class StripeCustomer:
         query: dict[str, Any] = v.check_text("", {"limit": 100, **params})
         if email is not None:
             query["email"] = v.check_email("email", email)
+        fetched_at = timezone.now()
         with stripe_errors():
             page = get_client().v1.customers.list(params=cast(Any, query))
         while True:
             ids = [c.id for c in page.data]
-            sync_customers(page.data)
+            sync_customers(page.data, fetched_at=fetched_at)
             rows = {c.stripe_id: c for c in Customer.objects.filter(stripe_id__in=ids)}
             yield from (rows[i] for i in ids if i in rows)
             if not page.has_more or not ids:
                 return
+            fetched_at = timezone.now()
             with stripe_errors():
                 page = page.next_page()
 

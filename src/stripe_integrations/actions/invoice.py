@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from stripe_integrations.actions.base import (
     call,
+    call_and_mirror,
     checked_metadata,
     mirror,
     op_key,
@@ -43,7 +46,7 @@ class StripeInvoiceItem:
         if description is not None:
             params["description"] = description
         key = op_key("invoiceitem.create", customer.stripe_id, params)
-        return mirror(call(service("invoice_items").create, key=key, **params))
+        return call_and_mirror(service("invoice_items").create, key=key, **params)
 
 
 class StripeInvoice:
@@ -78,13 +81,14 @@ class StripeInvoice:
         )
         invoice_id = draft.id
         call(invoices.finalize_invoice, invoice_id, key=op_key("invoice.finalize", invoice_id, {}))
+        fetched_at = timezone.now()
         if params["collection_method"] == "send_invoice":
             sent = call(
                 invoices.send_invoice, invoice_id, key=op_key("invoice.send", invoice_id, {})
             )
         else:
             sent = call(invoices.retrieve, invoice_id)
-        return mirror(sent)
+        return mirror(sent, fetched_at)
 
     @classmethod
     def preview(cls, customer: Customer, **params: Any) -> Invoice:
@@ -113,12 +117,12 @@ class StripeInvoice:
             .first()
         )
         key = op_key("invoice.pay", invoice.stripe_id, params, default)
-        return mirror(call(service("invoices").pay, invoice.stripe_id, key=key, **params))
+        return call_and_mirror(service("invoices").pay, invoice.stripe_id, key=key, **params)
 
     @classmethod
     def void(cls, invoice: Invoice) -> Invoice:
         """Void an open invoice."""
-        return mirror(call(service("invoices").void_invoice, invoice.stripe_id))
+        return call_and_mirror(service("invoices").void_invoice, invoice.stripe_id)
 
     @classmethod
     def retrieve(cls, stripe_id: str) -> Invoice | None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from stripe_integrations import validation as v
 from stripe_integrations.actions.base import (
     call,
+    call_and_mirror,
     checked_metadata,
     mirror,
     op_key,
@@ -66,8 +69,9 @@ class StripePaymentIntent:
                 "automatic_payment_methods", {"enabled": True, "allow_redirects": "never"}
             )
         key = idempotency_key or op_key("payment_intent.charge", customer.stripe_id, params)
+        fetched_at = timezone.now()
         obj = call(service("payment_intents").create, key=key, **params)
-        row = mirror(obj)
+        row = mirror(obj, fetched_at)
         # Not stored: the browser needs it to confirm a payment that requires action.
         row.client_secret = getattr(obj, "client_secret", None)
         return row
@@ -81,7 +85,7 @@ class StripePaymentIntent:
     @classmethod
     def cancel(cls, payment_intent: PaymentIntent) -> PaymentIntent:
         """Cancel a PaymentIntent that has not succeeded."""
-        return mirror(call(service("payment_intents").cancel, payment_intent.stripe_id))
+        return call_and_mirror(service("payment_intents").cancel, payment_intent.stripe_id)
 
 
 class StripeRefund:
@@ -118,7 +122,7 @@ class StripeRefund:
         else:
             refunded = Refund.objects.filter(charge_id=params["charge"]).count()
         key = op_key("refund.create", payment_id, params, refunded)
-        return mirror(call(service("refunds").create, key=key, **params))
+        return call_and_mirror(service("refunds").create, key=key, **params)
 
 
 class StripePaymentMethod:
@@ -130,13 +134,11 @@ class StripePaymentMethod:
     ) -> PaymentMethod:
         """Attach ``payment_method`` to ``customer`` (and make it the default)."""
         pm_id = stripe_id_of(payment_method, "payment_method", ("pm_",))
-        pm = mirror(
-            call(
-                service("payment_methods").attach,
-                pm_id,
-                key=op_key("payment_method.attach", pm_id, {"customer": customer.stripe_id}),
-                customer=customer.stripe_id,
-            )
+        pm = call_and_mirror(
+            service("payment_methods").attach,
+            pm_id,
+            key=op_key("payment_method.attach", pm_id, {"customer": customer.stripe_id}),
+            customer=customer.stripe_id,
         )
         if set_default:
             cls.set_default(customer, pm)
@@ -153,7 +155,7 @@ class StripePaymentMethod:
     @classmethod
     def detach(cls, payment_method: PaymentMethod) -> PaymentMethod:
         """Detach the payment method from its customer."""
-        pm = mirror(call(service("payment_methods").detach, payment_method.stripe_id))
+        pm = call_and_mirror(service("payment_methods").detach, payment_method.stripe_id)
         if payment_method.customer_id:
             refresh_customer(payment_method.customer_id, missing_ok=True)
         return pm
@@ -164,7 +166,8 @@ class StripePaymentMethod:
         from stripe_integrations.sync import sync_payment_methods
 
         v.check_string("type", type, 64)
+        fetched_at = timezone.now()
         with_pages = call(
             service("customers").payment_methods.list, customer.stripe_id, type=type, limit=100
         )
-        return sync_payment_methods(list(with_pages.auto_paging_iter()))
+        return sync_payment_methods(list(with_pages.auto_paging_iter()), fetched_at=fetched_at)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from stripe_integrations import validation as v
 from stripe_integrations.actions.base import (
     call,
+    call_and_mirror,
     checked_metadata,
     mirror,
     op_key,
@@ -100,9 +103,10 @@ class StripeSubscription:
             )
         )
         key = idempotency_key or op_key("subscription.create", customer.stripe_id, params, ended)
+        fetched_at = timezone.now()
         obj = call(service("subscriptions").create, key=key, **params)
         data = mapping.as_dict(obj)
-        row = mirror(data)
+        row = mirror(data, fetched_at)
         invoice = data.get("latest_invoice")
         secret = None
         if isinstance(invoice, dict):
@@ -124,8 +128,8 @@ class StripeSubscription:
             subscription.raw.get("items"),
             subscription.status,
         )
-        return mirror(
-            call(service("subscriptions").update, subscription.stripe_id, key=key, **params)
+        return call_and_mirror(
+            service("subscriptions").update, subscription.stripe_id, key=key, **params
         )
 
     @classmethod
@@ -133,7 +137,7 @@ class StripeSubscription:
         """Cancel now, or at the end of the current period."""
         if at_period_end:
             return cls.update(subscription, cancel_at_period_end=True)
-        return mirror(call(service("subscriptions").cancel, subscription.stripe_id))
+        return call_and_mirror(service("subscriptions").cancel, subscription.stripe_id)
 
     @classmethod
     def retrieve(cls, stripe_id: str) -> Subscription | None:

@@ -243,7 +243,9 @@ class Engine:
                 new = slc.split(wanted, page_size, self._min_piece())
                 with self._cond:
                     self._remaining[slc.key] = slc.remaining_pages(page_size)
-            plan = self.planner(page.objects) if self.planner and page.objects else None
+            plan = None
+            if self.planner and page.objects:
+                plan = self.planner(page.objects, fetched_at=page.fetched_at)
             if not self._put(PageResult(slc.copy(), page, [n.copy() for n in new], plan), lane):
                 self._release(wanted)
                 return

@@ -25,12 +25,13 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, Value
+from django.utils import timezone
 
 from stripe_integrations.backfill.engine import Engine, PageResult, Progress
 from stripe_integrations.backfill.fetcher import Fetcher
 from stripe_integrations.backfill.registry import Resource, select
 from stripe_integrations.backfill.run import SyncSettings
-from stripe_integrations.backfill.sinks import drop_overtaken
+from stripe_integrations.backfill.sinks import fetch_times, write_objects
 from stripe_integrations.backfill.slices import Slice
 from stripe_integrations.exceptions import StripeAPIError
 
@@ -179,19 +180,22 @@ class ReconcileSink:
         extra_ids: set[str],
         results: list[PageResult],
     ) -> None:
-        current = {o["id"] for o in drop_overtaken(resource, results)}
-        objects = [listed[i] for i in sorted(to_write) if i in current]
+        fetched = fetch_times(results)
+        objects = [listed[i] for i in sorted(to_write)]
         gone_ids: list[str] = []
         for stripe_id in sorted(extra_ids):
+            fetched_at = timezone.now()
             try:
                 objects.append(self.fetcher.get(resource.retrieve_path.format(id=stripe_id)))
             except StripeAPIError as exc:
                 if exc.code != "resource_missing" and exc.http_status != 404:
                     raise
                 gone_ids.append(stripe_id)
+            else:
+                fetched[stripe_id] = fetched_at
         with transaction.atomic():
             if objects:
-                resource.write(objects)
+                write_objects(resource, objects, fetched)
             if gone_ids:
                 _forget(resource, gone_ids)
         self.drift.fixed += len(objects) + len(gone_ids)

@@ -12,6 +12,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from stripe_integrations.sync.upsert import Plan
 
 #: A sync function of :mod:`stripe_integrations.sync.upsert`: objects in, rows out. The
-#: backfill passes ``returning=False`` (it needs no rows back) to a function that accepts it.
+#: backfill passes ``returning=False`` (it needs no rows back) and ``fetched_at`` (when the
+#: objects were fetched, for the freshness rule) to a function that accepts them.
 SyncFunction = Callable[..., Any]
 #: A mapping function of :mod:`stripe_integrations.sync.mapping` (object in, columns out).
 FieldsFunction = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -71,21 +73,26 @@ class Resource:
         return self.model
 
     @property
-    def planner(self) -> Callable[[Iterable[Any]], Plan] | None:
+    def planner(self) -> Callable[..., Plan] | None:
         """The plan function matching ``sync`` when ``sync`` is a built-in sync function
-        (the backfill then maps pages in its fetcher threads), else None."""
+        (the backfill then maps pages in its fetcher threads, with the pages' fetch time:
+        ``planner(objects, fetched_at=...)``), else None."""
         from stripe_integrations.sync.upsert import PLANNERS, SYNCERS
 
         if SYNCERS.get(self.object) is self.sync:
             return PLANNERS[self.object]
         return None
 
-    def write(self, objects: list[dict[str, Any]]) -> None:
-        """Mirror ``objects`` through ``sync``, asking for no rows back when it can."""
-        if _accepts_returning(self.sync):
-            self.sync(objects, returning=False)
-        else:
-            self.sync(objects)
+    def write(self, objects: list[dict[str, Any]], *, fetched_at: datetime | None = None) -> None:
+        """Mirror ``objects`` (fetched at ``fetched_at``) through ``sync``, asking for no
+        rows back when it can. A ``sync`` without a ``fetched_at`` parameter writes its rows
+        as fetched when written."""
+        kwargs: dict[str, Any] = {}
+        if _accepts(self.sync, "returning"):
+            kwargs["returning"] = False
+        if fetched_at is not None and _accepts(self.sync, "fetched_at"):
+            kwargs["fetched_at"] = fetched_at
+        self.sync(objects, **kwargs)
 
     @property
     def marker_columns(self) -> list[str]:
@@ -95,12 +102,12 @@ class Resource:
 
 
 @functools.cache
-def _accepts_returning(function: SyncFunction) -> bool:
+def _accepts(function: SyncFunction, name: str) -> bool:
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
-    return "returning" in parameters or any(
+    return name in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )
 

@@ -25,21 +25,21 @@ def latest_states(results: Iterable[PageResult]) -> list[Slice]:
     return list(states.values())
 
 
-def drop_overtaken(resource: Resource, results: list[PageResult]) -> list[dict[str, Any]]:
-    """The objects of ``results`` minus those whose row was written after the page was
-    fetched (by a webhook or an action): that row is at least as new. One query."""
-    fetched: dict[str, datetime] = {}
-    objects: list[dict[str, Any]] = []
-    for result in results:
-        for obj in result.page.objects:
-            fetched[obj["id"]] = result.page.fetched_at
-            objects.append(obj)
-    if not objects:
-        return []
-    newer = _written_since(resource.model_class, list(fetched), min(fetched.values()))
-    if not newer:
-        return objects
-    return [o for o in objects if not (o["id"] in newer and newer[o["id"]] > fetched[o["id"]])]
+def write_objects(
+    resource: Resource, objects: list[dict[str, Any]], fetched: dict[str, datetime]
+) -> None:
+    """Mirror ``objects`` through the resource's sync function, each with its fetch time
+    (``fetched``: id -> when its page was fetched; one call per distinct time)."""
+    groups: dict[datetime | None, list[dict[str, Any]]] = {}
+    for obj in objects:
+        groups.setdefault(fetched.get(obj["id"]), []).append(obj)
+    for fetched_at, group in groups.items():
+        resource.write(group, fetched_at=fetched_at)
+
+
+def fetch_times(results: Iterable[PageResult]) -> dict[str, datetime]:
+    """id -> when the page that holds it was fetched."""
+    return {o["id"]: r.page.fetched_at for r in results for o in r.page.objects}
 
 
 def _relax_commit(resource: Resource) -> None:
@@ -53,33 +53,13 @@ def _relax_commit(resource: Resource) -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _written_since(model: Any, ids: list[str], since: datetime) -> dict[str, datetime]:
-    """``{stripe_id: synced_at}`` of the rows of ``ids`` written after ``since``."""
-    connection = connections[router.db_for_read(model)]
-    if connection.vendor == "postgresql" and not any("," in i for i in ids):
-        # One array parameter instead of a thousand: PostgreSQL plans it in no time.
-        quote = connection.ops.quote_name
-        sql = (
-            f"SELECT {quote('stripe_id')}, {quote('synced_at')} FROM "
-            f"{quote(model._meta.db_table)} WHERE {quote('stripe_id')} = "
-            f"ANY(string_to_array(%s, ',')) AND {quote('synced_at')} > %s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [",".join(ids), since])
-            return dict(cursor.fetchall())
-    return dict(
-        model._default_manager.filter(stripe_id__in=ids, synced_at__gt=since).values_list(
-            "stripe_id", "synced_at"
-        )
-    )
-
-
 class WriteSink:
     """Writes each batch of pages and its checkpoints in one transaction.
 
-    Statements per batch, whatever its size: one ``SELECT`` (rows written since the fetch),
-    one write per model (the pages' plans merged, or the resource's sync function), one
-    checkpoint upsert.
+    Statements per batch, whatever its size: one write per model (the pages' plans merged,
+    or the resource's sync function), one checkpoint upsert. Each row carries its page's
+    fetch time, and the write path's freshness rule keeps a row a webhook or an action
+    wrote from a later fetch: no query of its own is needed.
     """
 
     #: Pages come with their plans (mapped in the fetcher threads).
@@ -92,17 +72,16 @@ class WriteSink:
         """Mirror the objects and record where each slice stands."""
         with transaction.atomic():
             _relax_commit(resource)
-            fresh = drop_overtaken(resource, results)
-            total = sum(len(r.page.objects) for r in results)
-            plans = [r.plan for r in results if r.page.objects]
-            if fresh and len(fresh) == total and all(p is not None for p in plans):
+            pages = [r for r in results if r.page.objects]
+            if pages and all(r.plan is not None for r in pages):
                 merged = Plan()
-                for plan in plans:
-                    if plan is not None:
-                        merged.merge(plan)
+                for result in pages:
+                    if result.plan is not None:
+                        merged.merge(result.plan)
                 merged.apply(returning=False)
-            elif fresh:  # some rows are newer than their page: map what is left
-                resource.write(fresh)
+            elif pages:  # a sync function of its own: map here
+                objects = [o for r in pages for o in r.page.objects]
+                write_objects(resource, objects, fetch_times(pages))
             checkpoints.save(latest_states(results), self.run_started)
 
 

@@ -19,8 +19,9 @@ class StripeModel(models.Model):
     """Abstract base of every mirrored Stripe object.
 
     ``raw`` keeps the whole object as Stripe sent it, so nothing is lost when the typed columns
-    do not cover a field or a new API version adds one. ``synced_at`` is when the row was last
-    written from Stripe.
+    do not cover a field or a new API version adds one. ``synced_at`` is when the object the
+    row holds was fetched from Stripe: the write path never replaces a row with an object
+    fetched earlier (see :mod:`stripe_integrations.sync.fresh`).
     """
 
     #: Stripe's ``object`` value this model mirrors (``"customer"``...).
@@ -38,7 +39,9 @@ class StripeModel(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True, help_text="The full object as last synced.")
     synced_at = models.DateTimeField(
-        null=True, blank=True, help_text="When this row was last written from Stripe."
+        null=True,
+        blank=True,
+        help_text="When the object this row holds was fetched from Stripe.",
     )
 
     class Meta:

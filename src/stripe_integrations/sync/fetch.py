@@ -1,17 +1,19 @@
 """Fetch one object from Stripe at the pinned API version and mirror it.
 
 Used wherever the current state of an object is needed (webhook handlers, admin "sync",
-``StripeCustomer.retrieve``): an event's payload is never trusted for state. Rows already
-mirrored are locked first (``SELECT ... FOR UPDATE`` on databases that have it), so two
-refreshes of the same object write in the order they read and an older read never
-overwrites a newer one.
+``StripeCustomer.retrieve``): an event's payload is never trusted for state. The time is
+taken just before the request and written with the row (``synced_at``): the write path's
+freshness rule (:mod:`.fresh`) then keeps whichever fetch of an object is the latest, in
+the upsert statement itself, whatever order concurrent refreshes, actions and the backfill
+write in. No row is locked while Stripe answers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
+from django.utils import timezone
 
 from stripe_integrations.client import get_client
 from stripe_integrations.exceptions import StripeAPIError, stripe_errors
@@ -32,66 +34,57 @@ def is_missing(exc: StripeAPIError) -> bool:
     return exc.code == "resource_missing" or exc.http_status == 404
 
 
-def lock_row(model: type[models.Model], stripe_id: str) -> None:
-    """Lock the mirrored row of ``stripe_id`` until the surrounding transaction ends."""
-    list(model._default_manager.select_for_update().filter(stripe_id=stripe_id).values("pk"))
-
-
 def refresh_customer(stripe_id: str, *, missing_ok: bool = False) -> Customer | None:
     """Fetch customer ``stripe_id`` (default payment method expanded) and mirror it.
 
     A deleted customer is mirrored inactive. With ``missing_ok``, an id Stripe does not know
-    returns None instead of raising.
+    returns None instead of raising. Returns the stored row when a later fetch of the
+    customer was written first.
     """
-    with transaction.atomic():
-        lock_row(Customer, stripe_id)
-        try:
-            with stripe_errors():
-                obj = get_client().v1.customers.retrieve(
-                    stripe_id, params={"expand": CUSTOMER_EXPAND}
-                )
-        except StripeAPIError as exc:
-            if missing_ok and is_missing(exc):
-                return None
-            raise
-        return sync_customers([obj])[0]
+    fetched_at = timezone.now()
+    try:
+        with stripe_errors():
+            obj = get_client().v1.customers.retrieve(stripe_id, params={"expand": CUSTOMER_EXPAND})
+    except StripeAPIError as exc:
+        if missing_ok and is_missing(exc):
+            return None
+        raise
+    return sync_customers([obj], fetched_at=fetched_at)[0]
 
 
 def refresh_payment_method(stripe_id: str, customer_id: str | None = None) -> Any:
     """Fetch a payment method (or, with ``customer_id``, a customer's card source) and
     mirror it; an object Stripe no longer has is removed from the mirror."""
     client = get_client()
-    with transaction.atomic():
-        lock_row(PaymentMethod, stripe_id)
-        try:
-            with stripe_errors():
-                if stripe_id.startswith("pm_") or customer_id is None:
-                    obj: Any = client.v1.payment_methods.retrieve(stripe_id)
-                else:
-                    obj = client.v1.customers.payment_sources.retrieve(customer_id, stripe_id)
-        except StripeAPIError as exc:
-            if not is_missing(exc):
-                raise
-            PaymentMethod.objects.filter(stripe_id=stripe_id).delete()
-            return None
-        if getattr(obj, "deleted", None) is True:
-            PaymentMethod.objects.filter(stripe_id=stripe_id).delete()
-            return None
-        return sync_payment_methods([obj])[0]
+    fetched_at = timezone.now()
+    try:
+        with stripe_errors():
+            if stripe_id.startswith("pm_") or customer_id is None:
+                obj: Any = client.v1.payment_methods.retrieve(stripe_id)
+            else:
+                obj = client.v1.customers.payment_sources.retrieve(customer_id, stripe_id)
+    except StripeAPIError as exc:
+        if not is_missing(exc):
+            raise
+        PaymentMethod.objects.filter(stripe_id=stripe_id).delete()
+        return None
+    if getattr(obj, "deleted", None) is True:
+        PaymentMethod.objects.filter(stripe_id=stripe_id).delete()
+        return None
+    return sync_payment_methods([obj], fetched_at=fetched_at)[0]
 
 
 def refresh_subscription(stripe_id: str) -> Subscription | None:
     """Fetch a subscription with its items and mirror it (None if Stripe does not know it)."""
-    with transaction.atomic():
-        lock_row(Subscription, stripe_id)
-        try:
-            with stripe_errors():
-                obj = get_client().v1.subscriptions.retrieve(stripe_id)
-        except StripeAPIError as exc:
-            if not is_missing(exc):
-                raise
-            return None
-        return sync_subscriptions([obj])[0]
+    fetched_at = timezone.now()
+    try:
+        with stripe_errors():
+            obj = get_client().v1.subscriptions.retrieve(stripe_id)
+    except StripeAPIError as exc:
+        if not is_missing(exc):
+            raise
+        return None
+    return sync_subscriptions([obj], fetched_at=fetched_at)[0]
 
 
 #: Stripe ``object`` -> (model, the v1 service that retrieves it).
@@ -113,21 +106,17 @@ RETRIEVABLE: dict[str, tuple[str, str]] = {
 def refresh_object(kind: str, stripe_id: str) -> models.Model | None:
     """Fetch one billing object by its Stripe ``object`` kind and mirror it (None if Stripe
     no longer has it)."""
-    from django.apps import apps
-
     from stripe_integrations.sync.upsert import sync_objects
 
-    model_name, service_name = RETRIEVABLE[kind]
-    model = apps.get_model("stripe_integrations", model_name)
+    service_name = RETRIEVABLE[kind][1]
     service = getattr(get_client().v1, service_name)
-    with transaction.atomic():
-        lock_row(model, stripe_id)
-        try:
-            with stripe_errors():
-                obj = service.retrieve(stripe_id)
-        except StripeAPIError as exc:
-            if not is_missing(exc):
-                raise
-            return None
-        rows = sync_objects([obj])
-        return rows[0] if rows else None
+    fetched_at = timezone.now()
+    try:
+        with stripe_errors():
+            obj = service.retrieve(stripe_id)
+    except StripeAPIError as exc:
+        if not is_missing(exc):
+            raise
+        return None
+    rows = sync_objects([obj], fetched_at=fetched_at)
+    return rows[0] if rows else None

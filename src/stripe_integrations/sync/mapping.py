@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from django.utils import timezone
 
 from stripe_integrations.sync.columns import Unrepresentable, fits
 from stripe_integrations.sync.storable import is_storable_text, may_need_escape, storable
@@ -173,7 +172,9 @@ def _scrub(value: Any) -> Any:
 
 
 def common_fields(obj: Mapping[str, Any]) -> Fields:
-    """The columns every mirrored object has (``raw`` without client secrets)."""
+    """The columns every mirrored object has (``raw`` without client secrets), but
+    ``synced_at``: when the object was fetched is not in the object, the plan stamps it
+    (see :class:`~stripe_integrations.sync.upsert.Plan`)."""
     raw = scrubbed(obj)
     return {
         "stripe_id": obj["id"],
@@ -181,7 +182,6 @@ def common_fields(obj: Mapping[str, Any]) -> Fields:
         "created": ts(obj.get("created")),
         "metadata": as_json(raw.get("metadata"), dict) or {},
         "raw": raw,
-        "synced_at": timezone.now(),
     }
 
 

@@ -6,6 +6,10 @@ Each call issues a constant number of SQL statements whatever the number of obje
 database's parameter limit), one ``DELETE`` for children Stripe no longer lists (subscription
 items, invoice lines), and one upsert per kind of expanded object found inside (a customer's
 default payment method, an item's price...), which are mirrored too.
+
+Every row carries when its object was fetched from Stripe (``synced_at``, the ``fetched_at``
+of the functions here), and every upsert leaves alone a stored row fetched later, in the same
+statement: the freshness rule of :mod:`.fresh`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -40,7 +45,7 @@ from stripe_integrations.models import (
     Subscription,
     SubscriptionItem,
 )
-from stripe_integrations.sync import bulk, columns, mapping
+from stripe_integrations.sync import bulk, columns, fresh, mapping
 from stripe_integrations.sync import mapping_billing as billing
 
 log = logging.getLogger("stripe_integrations.sync")
@@ -61,12 +66,21 @@ def upsert_rows(
     update_fields: Iterable[str] = (),
     only: bool = False,
     returning: bool = True,
+    local: Iterable[str] = (),
+    skipped: set[str] | None = None,
 ) -> list[M]:
     """Insert or update ``rows`` (attribute dicts keyed by ``stripe_id``) in one statement.
 
     Only the attributes present in the rows (and ``update_fields``) are written on conflict,
     so local columns (the subscriber link, ``is_active``...) survive a sync; with
     ``only=True``, only ``update_fields`` are. Duplicate ids keep the last row.
+
+    The freshness rule (:mod:`.fresh`): each row's ``synced_at`` is when its object was
+    fetched from Stripe (now for a row that carries none), always written with the row, and
+    a stored row fetched later is left as it is, by the same statement. The rows returned
+    are those written and, for the rows left alone, the stored rows. ``local`` names
+    columns the caller sets (not Stripe) that are written even then. The ids of the rows
+    left alone are added to ``skipped`` when it is given.
 
     With ``returning=False`` nothing is returned, and on PostgreSQL the rows are written by
     :func:`~stripe_integrations.sync.bulk.upsert_json`, several times faster than building
@@ -76,23 +90,28 @@ def upsert_rows(
     """
     if not rows:
         return []
-    if not returning and bulk.usable(model):
-        bulk.upsert_json(model, rows, update_fields=update_fields, only=only)
+    timed = fresh.has_fetch_time(model)
+    if timed:
+        rows = fresh.stamp(rows, timezone.now())
+        update_fields = [*update_fields, fresh.FETCHED]
+    local = tuple(local)
+    if not returning and not local and bulk.usable(model):
+        bulk.upsert_json(model, rows, update_fields=update_fields, only=only, skipped=skipped)
         return []
     unique: dict[str, Mapping[str, Any]] = {}
     for row in rows:
         unique[row["stripe_id"]] = row
     keys = set() if only else set().union(*(r.keys() for r in unique.values()))
     fields = sorted((keys | set(update_fields)) - {"stripe_id"})
-    unique = {key: _as_bulk_json(model, row) for key, row in unique.items()}
-    instances = [model(**row) for row in unique.values()]
-    created = model._default_manager.bulk_create(
-        instances,
-        update_conflicts=True,
-        unique_fields=["stripe_id"],
-        update_fields=fields,
+    instances = [model(**_as_bulk_json(model, row)) for row in unique.values()]
+    if bulk.vendor(model) not in fresh.VENDORS:  # pragma: no cover - no ON CONFLICT ... WHERE
+        created = model._default_manager.bulk_create(
+            instances, update_conflicts=True, unique_fields=["stripe_id"], update_fields=fields
+        )
+        return created if returning else []
+    return fresh.upsert_instances(
+        model, instances, fields, local=local, skipped=skipped, returning=returning
     )
-    return created if returning else []
 
 
 def _as_bulk_json(model: type[models.Model], row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -184,9 +203,11 @@ def _holds_no_mirrorable(parent: Mapping[str, Any], kind: Any) -> bool:
     return not kinds or (len(kinds) == 1 and kinds[0].decode() == kind)
 
 
-def sync_nested(parents: Iterable[Mapping[str, Any]]) -> None:
-    """Mirror the objects expanded inside ``parents``."""
-    Plan().add_nested(parents).apply(returning=False)
+def sync_nested(
+    parents: Iterable[Mapping[str, Any]], *, fetched_at: datetime | None = None
+) -> None:
+    """Mirror the objects expanded inside ``parents`` (fetched at ``fetched_at``)."""
+    Plan(fetched_at).add_nested(parents).apply(returning=False)
 
 
 @dataclass
@@ -194,6 +215,8 @@ class _Upsert:
     model: type[models.Model]
     only: tuple[str, ...] | None  # columns updated on conflict (None: those the rows carry)
     top: bool  # rows of the objects given (returned), not of children or nested objects
+    local: tuple[str, ...] = ()  # columns written even when the stored row is newer
+    parent_column: str | None = None  # children: the column naming their parent
     rows: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -202,6 +225,7 @@ class _Prune:
     model: type[models.Model]
     parent_column: str
     keep: dict[str, list[str]] = field(default_factory=dict)  # parent id -> child ids listed
+    fetched: dict[str, datetime] = field(default_factory=dict)  # parent id -> its fetch time
 
 
 class Plan:
@@ -211,9 +235,15 @@ class Plan:
     :meth:`merge` joins plans, later objects winning; :meth:`apply` writes them with one
     statement per model and kind of write, whatever the number of objects. The backfill
     maps pages in its fetcher threads while the writer waits for the database.
+
+    ``fetched_at`` is when the plan's objects were fetched from Stripe (default: now, right
+    after the fetch for most callers): every row the plan upserts carries it in
+    ``synced_at``, and the freshness rule (:mod:`.fresh`) keeps a row fetched later.
+    Merged plans keep each row's own time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fetched_at: datetime | None = None) -> None:
+        self.fetched_at = fetched_at if fetched_at is not None else timezone.now()
         self._upserts: dict[tuple[Any, ...], _Upsert] = {}
         self._prunes: dict[tuple[Any, ...], _Prune] = {}
         self._removals: dict[type[models.Model], set[str]] = {}
@@ -228,9 +258,17 @@ class Plan:
         *,
         top: bool = False,
         only: Iterable[str] | None = None,
+        local: Iterable[str] = (),
+        parent_column: str | None = None,
     ) -> Plan:
         """Insert or update ``rows`` of ``model`` (see :func:`upsert_rows`); ``only``
-        restricts the columns updated on conflict.
+        restricts the columns updated on conflict, ``local`` columns are written even on a
+        row fetched later. A row without ``synced_at`` gets the plan's ``fetched_at``.
+
+        Children (``parent_column``: the column naming their parent, ``subscription_id``)
+        are written after every parent, and not at all when the plan's write of their
+        parent was skipped (its stored row was fetched later): a stale parent brings back
+        no child a later fetch removed.
 
         Raises :class:`~stripe_integrations.sync.columns.UnstorableObject` when a row's value
         for a ``NOT NULL`` column (its id...) cannot be stored: nothing of the plan is then
@@ -240,7 +278,10 @@ class Plan:
             reason = columns.refusal(model, row)
             if reason is not None:
                 raise columns.UnstorableObject(reason)
-        return self._add(model, rows, top=top, only=only)
+        rows = fresh.stamp(rows, self.fetched_at)
+        return self._add(
+            model, rows, top=top, only=only, local=tuple(local), parent_column=parent_column
+        )
 
     def _add(
         self,
@@ -249,26 +290,36 @@ class Plan:
         *,
         top: bool,
         only: Iterable[str] | None,
+        local: tuple[str, ...] = (),
+        parent_column: str | None = None,
     ) -> Plan:
         only_key = tuple(only) if only is not None else None
-        key = (model, only_key, top)
+        key = (model, only_key, top, local, parent_column)
         op = self._upserts.get(key)
         if op is None:
-            op = self._upserts[key] = _Upsert(model, only_key, top)
+            op = self._upserts[key] = _Upsert(model, only_key, top, local, parent_column)
         for row in rows:
             op.rows.pop(row["stripe_id"], None)  # the last copy wins, at the end
             op.rows[row["stripe_id"]] = row
         return self
 
     def prune(
-        self, model: type[models.Model], parent_column: str, keep: Mapping[str, list[str]]
+        self,
+        model: type[models.Model],
+        parent_column: str,
+        keep: Mapping[str, list[str]],
+        fetched: Mapping[str, datetime] | None = None,
     ) -> Plan:
-        """Delete the children of each parent in ``keep`` that are not listed there."""
+        """Delete the children of each parent in ``keep`` that are not listed there and
+        were not fetched after the parent (``fetched``: parent id -> its fetch time, by
+        default the plan's ``fetched_at``)."""
         key = (model, parent_column)
         op = self._prunes.get(key)
         if op is None:
             op = self._prunes[key] = _Prune(model, parent_column)
         op.keep.update(keep)
+        times = fetched or {}
+        op.fetched.update((parent, times.get(parent, self.fetched_at)) for parent in keep)
         return self
 
     def remove(self, model: type[models.Model], ids: Iterable[str]) -> Plan:
@@ -284,6 +335,7 @@ class Plan:
         if not stubs:
             return self
         now = timezone.now()
+        fetched_at = self.fetched_at
         extra: dict[str, Any] = (
             {"is_active": False, "date_purged": now} if flag == "is_active" else {}
         )
@@ -294,7 +346,7 @@ class Plan:
                 "stripe_id": stub["id"],
                 "livemode": bool(stub.get("livemode") or False),
                 "raw": dict(stub),
-                "synced_at": now,
+                "synced_at": fetched_at,
                 **extra,
             }
             for stub in stubs
@@ -305,16 +357,23 @@ class Plan:
         """Add the objects expanded inside ``parents`` (not returned by :meth:`apply`)."""
         nested = nested_objects(parents)
         if nested:
-            self.merge(plan_objects(nested), top=False)
+            self.merge(plan_objects(nested, fetched_at=self.fetched_at), top=False)
         return self
 
     def merge(self, other: Plan, *, top: bool = True) -> Plan:
         """Add ``other``'s writes after this plan's (``top=False``: its rows are not
         returned by :meth:`apply`)."""
         for op in other._upserts.values():
-            self._add(op.model, op.rows.values(), top=op.top and top, only=op.only)
+            self._add(
+                op.model,
+                op.rows.values(),
+                top=op.top and top,
+                only=op.only,
+                local=op.local,
+                parent_column=op.parent_column,
+            )
         for prune in other._prunes.values():
-            self.prune(prune.model, prune.parent_column, prune.keep)
+            self.prune(prune.model, prune.parent_column, prune.keep, prune.fetched)
         for model, ids in other._removals.items():
             self.remove(model, ids)
         return self
@@ -324,69 +383,127 @@ class Plan:
         model instances (none with ``returning=False``, which lets PostgreSQL take the
         bulk writer)."""
         result: list[Any] = []
+        # Parents first; then children, without those of a parent the rule skipped.
+        ops = sorted(self._upserts.values(), key=lambda op: op.parent_column is not None)
+        parents = {_parent_model(op.model, op.parent_column) for op in ops if op.parent_column}
+        parents |= {_parent_model(p.model, p.parent_column) for p in self._prunes.values()}
+        skipped: dict[type[models.Model], set[str]] = {model: set() for model in parents}
         with transaction.atomic(savepoint=False):
-            for op in self._upserts.values():
+            for op in ops:
                 wanted = returning and op.top
+                rows = list(op.rows.values())
+                if op.parent_column:
+                    stale = skipped[_parent_model(op.model, op.parent_column)]
+                    rows = (
+                        [r for r in rows if r.get(op.parent_column) not in stale] if stale else rows
+                    )
                 written = upsert_rows(
                     op.model,
-                    list(op.rows.values()),
+                    rows,
                     update_fields=op.only or (),
                     only=op.only is not None,
                     returning=wanted,
+                    local=op.local,
+                    skipped=skipped.get(op.model),
                 )
                 if wanted:
                     result.extend(written)
             for prune in self._prunes.values():
-                keep = [child for children in prune.keep.values() for child in children]
-                if not bulk.prune(prune.model, prune.parent_column, list(prune.keep), keep):
-                    prune.model._default_manager.filter(
-                        **{f"{prune.parent_column}__in": list(prune.keep)}
-                    ).exclude(stripe_id__in=keep).delete()
+                stale = skipped[_parent_model(prune.model, prune.parent_column)]
+                fetched = {p: t for p, t in prune.fetched.items() if p not in stale}
+                if not fetched:
+                    continue
+                keep = [c for p, children in prune.keep.items() if p in fetched for c in children]
+                if not bulk.prune(prune.model, prune.parent_column, fetched, keep):
+                    _prune_orm(prune.model, prune.parent_column, fetched, keep)
             for model, ids in self._removals.items():
                 model._default_manager.filter(stripe_id__in=sorted(ids)).delete()
         return result
 
 
-def plan_customers(objects: Objects, *, local: Mapping[str, Any] | None = None) -> Plan:
+@functools.cache
+def _parent_model(model: type[models.Model], parent_column: str) -> type[models.Model]:
+    """The model of the parents ``parent_column`` of ``model`` names."""
+    for f in model._meta.concrete_fields:
+        if parent_column in (f.attname, f.name) and f.related_model is not None:
+            return f.related_model
+    raise ValueError(f"{model._meta.label}.{parent_column} names no parent model")
+
+
+def _prune_orm(
+    model: type[models.Model],
+    parent_column: str,
+    parents: Mapping[str, datetime],
+    keep: list[str],
+) -> None:
+    """The children of ``parents`` (id -> fetch time) they no longer list and that were not
+    fetched after them, deleted by one statement (the ORM's, for any database)."""
+    by_time: dict[datetime, list[str]] = {}
+    for parent, fetched_at in parents.items():
+        by_time.setdefault(fetched_at, []).append(parent)
+    older = models.Q()
+    for fetched_at, ids in by_time.items():
+        older |= models.Q(**{f"{parent_column}__in": ids}) & (
+            models.Q(synced_at__isnull=True) | models.Q(synced_at__lte=fetched_at)
+        )
+    model._default_manager.filter(older).exclude(stripe_id__in=keep).delete()
+
+
+def plan_customers(
+    objects: Objects,
+    *,
+    local: Mapping[str, Any] | None = None,
+    fetched_at: datetime | None = None,
+) -> Plan:
     """The writes that mirror customer objects (see :func:`sync_customers`)."""
     live, deleted = _split_deleted(objects)
     rows = [{**mapping.customer_fields(obj), **(local or {})} for obj in live]
-    plan = Plan().upsert(Customer, rows, top=True)
+    plan = Plan(fetched_at).upsert(Customer, rows, top=True, local=tuple(local or ()))
     return plan.mark_deleted(Customer, deleted, "is_active").add_nested(live)
 
 
 def sync_customers(
-    objects: Objects, *, local: Mapping[str, Any] | None = None, returning: bool = True
+    objects: Objects,
+    *,
+    local: Mapping[str, Any] | None = None,
+    returning: bool = True,
+    fetched_at: datetime | None = None,
 ) -> list[Customer]:
-    """Mirror customer objects (and what is expanded inside them).
+    """Mirror customer objects (and what is expanded inside them), fetched from Stripe at
+    ``fetched_at`` (default: now).
 
-    ``local`` adds local columns to every row (``subscriber_id``, ``is_active``...). A deleted
-    stub marks the row inactive and purged, keeping its last known fields.
+    ``local`` adds local columns to every row (``subscriber_id``, ``is_active``...), written
+    even when the stored row was fetched later. A deleted stub marks the row inactive and
+    purged, keeping its last known fields.
     """
-    return plan_customers(objects, local=local).apply(returning=returning)
+    return plan_customers(objects, local=local, fetched_at=fetched_at).apply(returning=returning)
 
 
-def mark_customers_deleted(stubs: Sequence[Mapping[str, Any]]) -> list[Customer]:
+def mark_customers_deleted(
+    stubs: Sequence[Mapping[str, Any]], *, fetched_at: datetime | None = None
+) -> list[Customer]:
     """Record customers Stripe reports as deleted: inactive, purged, other fields kept."""
-    return Plan().mark_deleted(Customer, stubs, "is_active").apply()
+    return Plan(fetched_at).mark_deleted(Customer, stubs, "is_active").apply()
 
 
-def plan_payment_methods(objects: Objects) -> Plan:
+def plan_payment_methods(objects: Objects, *, fetched_at: datetime | None = None) -> Plan:
     """The writes that mirror payment methods and legacy card sources."""
     rows = [mapping.payment_method_fields(d) for d in _dicts(objects)]
-    return Plan().upsert(PaymentMethod, rows, top=True)
+    return Plan(fetched_at).upsert(PaymentMethod, rows, top=True)
 
 
-def sync_payment_methods(objects: Objects, *, returning: bool = True) -> list[PaymentMethod]:
+def sync_payment_methods(
+    objects: Objects, *, returning: bool = True, fetched_at: datetime | None = None
+) -> list[PaymentMethod]:
     """Mirror payment methods and legacy card sources."""
-    return plan_payment_methods(objects).apply(returning=returning)
+    return plan_payment_methods(objects, fetched_at=fetched_at).apply(returning=returning)
 
 
-def plan_subscriptions(objects: Objects) -> Plan:
+def plan_subscriptions(objects: Objects, *, fetched_at: datetime | None = None) -> Plan:
     """The writes that mirror subscriptions with their items (see
     :func:`sync_subscriptions`)."""
     subs = _dicts(objects)
-    plan = Plan()
+    plan = Plan(fetched_at)
     if not subs:
         return plan
     keep: dict[str, list[str]] = {}
@@ -398,16 +515,19 @@ def plan_subscriptions(objects: Objects) -> Plan:
         keep[sub["id"]] = [r["stripe_id"] for r in rows]
         item_rows += rows
     plan.upsert(Subscription, [mapping.subscription_fields(s) for s in subs], top=True)
-    plan.upsert(SubscriptionItem, item_rows)
+    plan.upsert(SubscriptionItem, item_rows, parent_column="subscription_id")
     return plan.prune(SubscriptionItem, "subscription_id", keep).add_nested(subs)
 
 
-def sync_subscriptions(objects: Objects, *, returning: bool = True) -> list[Subscription]:
-    """Mirror subscriptions with their items; items Stripe no longer lists are removed."""
-    return plan_subscriptions(objects).apply(returning=returning)
+def sync_subscriptions(
+    objects: Objects, *, returning: bool = True, fetched_at: datetime | None = None
+) -> list[Subscription]:
+    """Mirror subscriptions with their items; items Stripe no longer lists are removed
+    (unless fetched after the subscription)."""
+    return plan_subscriptions(objects, fetched_at=fetched_at).apply(returning=returning)
 
 
-def plan_invoices(objects: Objects) -> Plan:
+def plan_invoices(objects: Objects, *, fetched_at: datetime | None = None) -> Plan:
     """The writes that mirror invoices with their lines (see :func:`sync_invoices`)."""
     live, deleted = _split_deleted(objects)
     line_rows: list[dict[str, Any]] = []
@@ -418,18 +538,20 @@ def plan_invoices(objects: Objects) -> Plan:
         line_rows += rows
         if complete:
             keep[invoice["id"]] = [r["stripe_id"] for r in rows]
-    plan = Plan().upsert(Invoice, [billing.invoice_fields(i) for i in live], top=True)
+    plan = Plan(fetched_at).upsert(Invoice, [billing.invoice_fields(i) for i in live], top=True)
     plan.mark_deleted(Invoice, deleted, "is_deleted")
-    plan.upsert(InvoiceLineItem, line_rows)
+    plan.upsert(InvoiceLineItem, line_rows, parent_column="invoice_id")
     if keep:
         plan.prune(InvoiceLineItem, "invoice_id", keep)
     return plan.add_nested(live)
 
 
-def sync_invoices(objects: Objects, *, returning: bool = True) -> list[Invoice]:
+def sync_invoices(
+    objects: Objects, *, returning: bool = True, fetched_at: datetime | None = None
+) -> list[Invoice]:
     """Mirror invoices with their lines (lines no longer listed are removed when the
-    embedded list is complete)."""
-    return plan_invoices(objects).apply(returning=returning)
+    embedded list is complete, unless fetched after the invoice)."""
+    return plan_invoices(objects, fetched_at=fetched_at).apply(returning=returning)
 
 
 def _simple(
@@ -437,17 +559,19 @@ def _simple(
 ) -> tuple[Callable[[Objects], Plan], Callable[..., list[M]]]:
     """The plan and sync functions of a resource without children."""
 
-    def plan(objects: Objects) -> Plan:
+    def plan(objects: Objects, *, fetched_at: datetime | None = None) -> Plan:
         live, deleted = _split_deleted(objects)
-        result = Plan().upsert(model, [fields(d) for d in live], top=True)
+        result = Plan(fetched_at).upsert(model, [fields(d) for d in live], top=True)
         if deleted and deletable:
             result.mark_deleted(model, deleted, "is_deleted")
         elif deleted:
             result.remove(model, [d["id"] for d in deleted])
         return result.add_nested(live)
 
-    def sync(objects: Objects, *, returning: bool = True) -> list[M]:
-        return plan(objects).apply(returning=returning)
+    def sync(
+        objects: Objects, *, returning: bool = True, fetched_at: datetime | None = None
+    ) -> list[M]:
+        return plan(objects, fetched_at=fetched_at).apply(returning=returning)
 
     name = f"{model._meta.model_name}s"
     plan.__name__, sync.__name__ = f"plan_{name}", f"sync_{name}"
@@ -476,18 +600,22 @@ plan_setup_intents, sync_setup_intents = _simple(
 )
 
 
-def plan_events(objects: Objects) -> Plan:
+def plan_events(objects: Objects, *, fetched_at: datetime | None = None) -> Plan:
     """The writes that mirror event objects."""
-    return Plan().upsert(Event, [mapping.event_fields(d) for d in _dicts(objects)], top=True)
+    rows = [mapping.event_fields(d) for d in _dicts(objects)]
+    return Plan(fetched_at).upsert(Event, rows, top=True)
 
 
-def sync_events(objects: Objects, *, returning: bool = True) -> list[Event]:
+def sync_events(
+    objects: Objects, *, returning: bool = True, fetched_at: datetime | None = None
+) -> list[Event]:
     """Mirror event objects (their ``data.object`` is not applied: handlers re-fetch)."""
-    return plan_events(objects).apply(returning=returning)
+    return plan_events(objects, fetched_at=fetched_at).apply(returning=returning)
 
 
-#: Stripe ``object`` value -> the function that plans its writes.
-PLANNERS: dict[str, Callable[[Objects], Plan]] = {
+#: Stripe ``object`` value -> the function that plans its writes (objects, and keyword
+#: ``fetched_at``).
+PLANNERS: dict[str, Callable[..., Plan]] = {
     "customer": plan_customers,
     "payment_method": plan_payment_methods,
     "card": plan_payment_methods,
@@ -535,8 +663,9 @@ def _mirrorable_re(kinds: tuple[str, ...]) -> re.Pattern[bytes]:
     return re.compile(rb'"object":"(' + names + rb')"')
 
 
-def plan_objects(objects: Objects) -> Plan:
-    """The writes that mirror Stripe objects of any supported type, grouped by ``object``."""
+def plan_objects(objects: Objects, *, fetched_at: datetime | None = None) -> Plan:
+    """The writes that mirror Stripe objects of any supported type, grouped by ``object``,
+    fetched from Stripe at ``fetched_at`` (default: now)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         data = mapping.as_dict(obj)
@@ -544,13 +673,16 @@ def plan_objects(objects: Objects) -> Plan:
         if kind not in PLANNERS:
             raise ValueError(f"cannot mirror Stripe objects of type {kind!r}")
         groups.setdefault(kind, []).append(data)
-    plan = Plan()
+    plan = Plan(fetched_at)
     for kind, group in groups.items():
-        plan.merge(PLANNERS[kind](group))
+        plan.merge(PLANNERS[kind](group, fetched_at=plan.fetched_at))
     return plan
 
 
-def sync_objects(objects: Objects, *, returning: bool = True) -> list[models.Model]:
-    """Mirror Stripe objects of any supported type, grouped by ``object``. Returns the rows
-    of the given objects (not of the nested ones), in the order of the types."""
-    return plan_objects(objects).apply(returning=returning)
+def sync_objects(
+    objects: Objects, *, returning: bool = True, fetched_at: datetime | None = None
+) -> list[models.Model]:
+    """Mirror Stripe objects of any supported type, grouped by ``object``, fetched from
+    Stripe at ``fetched_at`` (default: now). Returns the rows of the given objects (not of
+    the nested ones), in the order of the types."""
+    return plan_objects(objects, fetched_at=fetched_at).apply(returning=returning)

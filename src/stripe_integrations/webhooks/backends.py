@@ -17,12 +17,18 @@ import itertools
 import logging
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from stripe_integrations.conf import get_config
-from stripe_integrations.webhooks.processing import Outcome, process_event
+from stripe_integrations.models import Event
+from stripe_integrations.webhooks.processing import (
+    Outcome,
+    process_batch,
+    process_event,
+    store_event,
+)
 
 log = logging.getLogger("stripe_integrations.webhooks")
 
@@ -54,7 +60,9 @@ class ImmediateBackend:
 
 
 class ThreadBackend:
-    """A small pool of daemon threads fed from a time-ordered queue."""
+    """A small pool of daemon threads fed from a time-ordered queue. A worker takes every
+    event due at once, up to ``EVENT_BATCH_SIZE``, and processes them as one batch
+    (coalesced by object, see :func:`~stripe_integrations.webhooks.processing.process_batch`)."""
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = max(1, threads)
@@ -77,34 +85,43 @@ class ThreadBackend:
             worker.start()
             self._workers.append(worker)
 
-    def _next(self) -> int:
+    def _next(self) -> list[int]:
+        """The events due now, up to a batch (waits until at least one is due)."""
+        limit = max(1, get_config().event_batch_size)
         with self._cv:
             while True:
                 if self._heap:
                     due = self._heap[0][0] - time.monotonic()
                     if due <= 0:
-                        self._busy += 1
-                        return heapq.heappop(self._heap)[2]
+                        batch: list[int] = []
+                        now = time.monotonic()
+                        while self._heap and self._heap[0][0] <= now and len(batch) < limit:
+                            event_id = heapq.heappop(self._heap)[2]
+                            if event_id not in batch:
+                                batch.append(event_id)
+                        self._busy += len(batch)
+                        return batch
                     self._cv.wait(due)
                 else:
                     self._cv.wait()
 
     def _run(self) -> None:
         while True:
-            event_id = self._next()
-            outcome: Outcome | None = None
+            batch = self._next()
+            outcomes: list[Outcome] = []
             try:
                 close_old_connections()
-                outcome = process_event(event_id)
+                outcomes = process_batch(batch)
             except Exception:
-                log.exception("stripe event %s: processing crashed", event_id)
+                log.exception("stripe events %s: processing crashed", batch)
             finally:
                 connection.close()
                 with self._cv:
-                    self._busy -= 1
+                    self._busy -= len(batch)
                     self._cv.notify_all()
-            if outcome is not None and outcome.retry_in is not None:
-                self.enqueue(event_id, outcome.retry_in)
+            for outcome in outcomes:
+                if outcome.retry_in is not None:
+                    self.enqueue(outcome.event_id, outcome.retry_in)
 
     def pending(self) -> int:
         """Events queued or running."""
@@ -124,25 +141,37 @@ class ThreadBackend:
 
 
 class CeleryBackend:
-    """Sends each event to the ``stripe_integrations.process_event`` Celery task."""
+    """Sends a ``stripe_integrations.drain_events`` Celery task, which processes the due
+    events in batches (a burst of deliveries is drained by a few tasks, coalesced)."""
 
     def enqueue(self, event_id: int, delay: float = 0.0) -> None:
-        from stripe_integrations.tasks import process_event_task
+        from stripe_integrations.tasks import drain_events_task
 
         options: dict[str, object] = {"countdown": delay} if delay else {}
         queue = get_config().celery_queue
         if queue:
             options["queue"] = queue
-        process_event_task.apply_async(args=[event_id], **options)
+        drain_events_task.apply_async(**options)
 
 
 class DjangoTasksBackend:
-    """Enqueues each event on Django's task framework (Django 6.0+)."""
+    """Enqueues a drain of the due events on Django's task framework (Django 6.0+)."""
 
     def enqueue(self, event_id: int, delay: float = 0.0) -> None:
-        from stripe_integrations.django_tasks import enqueue
+        from stripe_integrations.webhooks.django_tasks import enqueue
 
-        enqueue(event_id, delay)
+        enqueue(delay)
+
+
+def receive(data: dict[str, Any], *, source: str = "webhook") -> tuple[Event | None, bool]:
+    """Store a verified event once (:func:`~.processing.store_event`) and, when it is new,
+    hand it to the configured backend once the surrounding transaction commits."""
+    event, created = store_event(data, source=source)
+    if event is not None:
+        backend = get_backend()
+        pk = event.pk
+        transaction.on_commit(lambda: backend.enqueue(pk))
+    return event, created
 
 
 _thread_backend: ThreadBackend | None = None

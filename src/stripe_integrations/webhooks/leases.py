@@ -57,10 +57,12 @@ class _Renewer:
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def hold(self, event_pk: int, token: int) -> Iterator[None]:
-        key = (event_pk, token)
+    def hold_many(self, claims: dict[int, int]) -> Iterator[None]:
+        keys = list(claims.items())
         with self._cv:
-            self._held[key] = time.monotonic()
+            now = time.monotonic()
+            for key in keys:
+                self._held[key] = now
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="stripe-event-leases", daemon=True
@@ -71,7 +73,8 @@ class _Renewer:
             yield
         finally:
             with self._cv:
-                self._held.pop(key, None)
+                for key in keys:
+                    self._held.pop(key, None)
 
     def _run(self) -> None:
         with self._cv:
@@ -112,4 +115,9 @@ renewer = _Renewer()
 
 def hold(event_pk: int, token: int) -> AbstractContextManager[None]:
     """Keep the lease ``token`` on event ``event_pk`` alive while the block runs."""
-    return renewer.hold(event_pk, token)
+    return renewer.hold_many({event_pk: token})
+
+
+def hold_many(claims: dict[int, int]) -> AbstractContextManager[None]:
+    """Keep the leases ``{event pk: token}`` alive while the block runs."""
+    return renewer.hold_many(claims)

@@ -7,9 +7,12 @@ decide where and when ``process_event`` runs.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import traceback as tb
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,12 +21,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from stripe_integrations import signals
 from stripe_integrations.conf import get_config
 from stripe_integrations.models import Event, EventStatus
 from stripe_integrations.ratelimit import background
 from stripe_integrations.sync import mapping
-from stripe_integrations.webhooks import leases
+from stripe_integrations.webhooks import leases, mirror, signals
 from stripe_integrations.webhooks.registry import registry
 
 log = logging.getLogger("stripe_integrations.webhooks")
@@ -67,21 +69,15 @@ def event_problem(data: Any) -> str | None:
     return None
 
 
-def store_event(
-    data: dict[str, Any], *, source: str = "webhook", enqueue: bool = True
-) -> tuple[Event | None, bool]:
-    """Store a verified event once. Returns ``(event, True)`` when new (with ``enqueue``,
-    processing is handed to the backend after commit) and ``(None, False)`` for a duplicate,
-    which changes nothing."""
-    from stripe_integrations.webhooks.backends import get_backend
-
+def store_event(data: dict[str, Any], *, source: str = "webhook") -> tuple[Event | None, bool]:
+    """Store a verified event once, ``pending``. Returns ``(event, True)`` when new and
+    ``(None, False)`` for a duplicate, which changes nothing. Processing is the caller's to
+    start: the webhook view hands new events to the backend
+    (:func:`~stripe_integrations.webhooks.backends.receive`)."""
     fields = mapping.event_fields(data)
     try:
         with transaction.atomic():
             event = Event.objects.create(**fields, status=EventStatus.PENDING, source=source)
-            if enqueue:
-                backend = get_backend()
-                transaction.on_commit(lambda: backend.enqueue(event.pk))
     except IntegrityError:
         if not Event.objects.filter(stripe_id=fields["stripe_id"]).exists():
             raise
@@ -105,16 +101,42 @@ def claim(event_id: int) -> int | None:
 
     Returns the lease's token (the attempt number), or None if another worker holds it or it
     is done."""
-    claimable = Q(status__in=CLAIMABLE) | leases.abandoned()
-    taken = Event.objects.filter(claimable, pk=event_id).update(
-        status=EventStatus.PROCESSING,
-        attempts=F("attempts") + 1,
-        locked_at=timezone.now(),
-        next_attempt_at=None,
-    )
-    if not taken:
-        return None
-    return Event.objects.filter(pk=event_id).values_list("attempts", flat=True).first()
+    return claim_batch([event_id]).get(event_id)
+
+
+def claim_batch(
+    event_ids: Sequence[int] | None = None, *, limit: int | None = None
+) -> dict[int, int]:
+    """Take events for processing in one transaction: the given ones (pending, failed, or
+    abandoned by a dead worker), or, without ids, up to ``limit`` due ones, oldest first
+    (pending, failed whose retry is due, abandoned). On PostgreSQL rows another worker is
+    claiming are skipped (``SKIP LOCKED``), so concurrent drains take disjoint batches.
+
+    Returns ``{event pk: lease token}`` of the events this call took."""
+    if event_ids is not None:
+        wanted = Q(status__in=CLAIMABLE) | leases.abandoned()
+        candidates = Event.objects.filter(wanted, pk__in=list(event_ids))
+    else:
+        now = timezone.now()
+        due = (
+            Q(status=EventStatus.PENDING)
+            | Q(status=EventStatus.FAILED, next_attempt_at__lte=now)
+            | leases.abandoned()
+        )
+        candidates = Event.objects.filter(due).order_by("created", "id")
+    size = limit if limit is not None else get_config().event_batch_size
+    with transaction.atomic():
+        locked = candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)
+        ids = list(locked[:size])
+        if not ids:
+            return {}
+        Event.objects.filter(pk__in=ids).update(
+            status=EventStatus.PROCESSING,
+            attempts=F("attempts") + 1,
+            locked_at=timezone.now(),
+            next_attempt_at=None,
+        )
+        return dict(Event.objects.filter(pk__in=ids).values_list("pk", "attempts"))
 
 
 def _held(event_id: int, token: int) -> QuerySet[Event]:
@@ -138,40 +160,165 @@ def skip_reason(event: Event) -> str | None:
     return None
 
 
-def run_handlers(event: Event) -> None:
-    """Link the event to its customer, then run every handler registered for its type, all in
-    one transaction: a failure leaves no partial write. Their Stripe requests are background
-    work for the rate limiter (:func:`stripe_integrations.ratelimit.background`)."""
-    from stripe_integrations.actions.customer import StripeCustomer
-
-    with background(), transaction.atomic():
-        # Link first, so handlers see ``event.customer_id``. When the object is the customer
-        # itself, its built-in handler refreshes it: no separate fetch.
-        is_customer = event.data_object.get("object") == "customer"
-        StripeCustomer.link_customer(event, fetch_missing=not is_customer)
-        for func in registry.handlers_for(event.type):
-            func(event)
-
-
 def process_event(event_id: int) -> Outcome:
-    """Run the handlers of one event once and record the outcome on its row.
+    """Process one event (a batch of one; see :func:`process_batch`)."""
+    outcomes = process_batch([event_id])
+    if outcomes:
+        return outcomes[0]
+    status = Event.objects.filter(pk=event_id).values_list("status", flat=True).first()
+    return Outcome(event_id, str(status or "missing"))
 
-    The handlers' writes and the ``succeeded`` mark commit in one transaction, which also
-    checks that this worker still holds the event's lease: a crash at any point leaves the
-    event either applied and succeeded, or untouched and claimable again.
-    """
-    token = claim(event_id)
-    if token is None:
-        status = Event.objects.filter(pk=event_id).values_list("status", flat=True).first()
-        return Outcome(event_id, str(status or "missing"))
-    event = Event.objects.get(pk=event_id)
-    reason = skip_reason(event)
-    if reason is not None:
-        return _record_skip(event, token, reason)
+
+def drain(*, limit: int | None = None, max_batches: int | None = None) -> list[Outcome]:
+    """Process due events batch after batch until none is left (or ``max_batches``)."""
+    outcomes: list[Outcome] = []
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batch = process_batch(limit=limit)
+        if not batch:
+            break
+        outcomes.extend(batch)
+        batches += 1
+    return outcomes
+
+
+def process_batch(
+    event_ids: Sequence[int] | None = None, *, limit: int | None = None
+) -> list[Outcome]:
+    """Claim events (the given ones, or due ones) and apply them, coalesced by object.
+
+    Each distinct object the batch's events name is fetched once, concurrently, under the
+    account's rate limit (the newest state answers for every event naming it); customers the
+    events concern that are not mirrored yet are fetched too. Then, per object, in one
+    transaction: the object is mirrored, and each of its events, in ``created`` order, is
+    linked to its customer, runs its handlers and is marked ``succeeded``, in a savepoint of
+    its own, so a failing handler fails its event only. Returns the outcomes in the order of
+    the events."""
+    claims = claim_batch(event_ids, limit=limit)
+    if not claims:
+        return []
+    events = list(Event.objects.filter(pk__in=list(claims)).order_by("created", "pk"))
+    outcomes: dict[int, Outcome] = {}
+    # Fetches and handlers are background work for the rate limiter; the fetch threads run
+    # in copies of this context, so they are too.
+    with background(), leases.hold_many(claims):
+        live: list[Event] = []
+        for event in events:
+            reason = skip_reason(event)
+            if reason is not None:
+                outcomes[event.pk] = _record_skip(event, claims[event.pk], reason)
+            else:
+                live.append(event)
+        targets = {event.pk: mirror.target_of(event) for event in live}
+        named = {target for target in targets.values() if target is not None}
+        customers = mirror.customers_to_fetch(live, named)
+        fetched = fetch_all(named | customers)
+        groups: dict[Any, list[Event]] = {}
+        for event in live:
+            key = targets[event.pk] or ("event", event.pk)
+            groups.setdefault(key, []).append(event)
+        mirrored: set[mirror.Target] = set()
+        for key, group in groups.items():
+            target = key if isinstance(key, mirror.Target) else None
+            outcomes.update(_apply_group(target, group, claims, fetched, mirrored))
+    return [outcomes[event.pk] for event in events if event.pk in outcomes]
+
+
+def fetch_all(targets: set[mirror.Target]) -> dict[mirror.Target, Any]:
+    """Fetch every target once, concurrently (``EVENT_FETCH_CONCURRENCY`` threads); a failed
+    fetch maps to its exception."""
+    results: dict[mirror.Target, Any] = {}
+    ordered = sorted(targets, key=lambda t: (t.kind, t.stripe_id))
+    workers = min(get_config().event_fetch_concurrency, len(ordered))
+    if workers <= 1:
+        for target in ordered:
+            results[target] = _fetch_one(target)
+        return results
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stripe-fetch") as pool:
+        futures = {
+            target: pool.submit(contextvars.copy_context().run, _fetch_one, target)
+            for target in ordered
+        }
+        for target, future in futures.items():
+            results[target] = future.result()
+    return results
+
+
+def _fetch_one(target: mirror.Target) -> Any:
     try:
-        with leases.hold(event_id, token), transaction.atomic():
-            run_handlers(event)
-            done = _held(event_id, token).update(
+        return mirror.fetch(target)
+    except Exception as exc:  # recorded on the events that need this object
+        return exc
+
+
+@dataclass
+class _Result:
+    event: Event
+    status: str
+    error: BaseException | None = None
+    trace: str = ""
+
+
+def _apply_group(
+    target: mirror.Target | None,
+    group: list[Event],
+    claims: dict[int, int],
+    fetched: dict[mirror.Target, Any],
+    mirrored: set[mirror.Target],
+) -> dict[int, Outcome]:
+    """Mirror ``target`` and run ``group``'s events in one transaction (see
+    :func:`process_batch`)."""
+    needed = [mirror.Target("customer", c) for e in group if (c := mirror.customer_of(e))]
+    customers = [t for t in dict.fromkeys(needed) if t in fetched and t not in mirrored]
+    failure = next(
+        (
+            fetched[t]
+            for t in [*customers, *([target] if target else [])]
+            if isinstance(fetched[t], Exception)
+        ),
+        None,
+    )
+    if failure is not None:
+        trace = "".join(tb.format_exception(failure))
+        return {e.pk: _record_failure(e, claims[e.pk], failure, trace) for e in group}
+    results: list[_Result] = []
+    try:
+        with transaction.atomic():
+            for customer in customers:
+                mirror.apply(customer, fetched[customer])
+            if target is not None:
+                mirror.apply(target, fetched[target])
+            for event in group:
+                results.append(_run_event(event, claims[event.pk]))
+            for result in results:
+                if result.status == EventStatus.FAILED:
+                    _mark_failed(result.event, claims[result.event.pk], result.error, result.trace)
+    except Exception as exc:  # the object itself could not be mirrored: the group fails
+        trace = tb.format_exc()
+        return {e.pk: _record_failure(e, claims[e.pk], exc, trace) for e in group}
+    mirrored.update(customers)
+    outcomes: dict[int, Outcome] = {}
+    for result in results:
+        event = result.event
+        if result.status == EventStatus.SUCCEEDED:
+            outcomes[event.pk] = _succeeded(event)
+        elif result.status == EventStatus.FAILED:
+            assert isinstance(result.error, Exception)
+            outcomes[event.pk] = _failed(event, claims[event.pk], result.error)
+        else:
+            outcomes[event.pk] = Outcome(event.pk, EventStatus.PROCESSING)
+    return outcomes
+
+
+def _run_event(event: Event, token: int) -> _Result:
+    """Link ``event``, run its handlers and mark it succeeded, in a savepoint."""
+    try:
+        with transaction.atomic():
+            mirror.apply_payload(event)
+            mirror.link(event)
+            for func in registry.handlers_for(event.type):
+                func(event)
+            done = _held(event.pk, token).update(
                 status=EventStatus.SUCCEEDED,
                 processed_at=timezone.now(),
                 last_error="",
@@ -187,15 +334,45 @@ def process_event(event_id: int) -> Outcome:
             event.stripe_id,
             event.type,
         )
-        return Outcome(event_id, EventStatus.PROCESSING)
+        return _Result(event, EventStatus.PROCESSING)
     except Exception as exc:
-        return _record_failure(event, token, exc)
+        return _Result(event, EventStatus.FAILED, exc, tb.format_exc())
+    return _Result(event, EventStatus.SUCCEEDED)
+
+
+def run_handlers(event: Event) -> None:
+    """Mirror what ``event`` names, link it to its customer and run its handlers, in one
+    transaction, without touching its processing state (a batch of one, for code that
+    drives an event by hand). Its Stripe requests are background work."""
+    with background():
+        _run_handlers(event)
+
+
+def _run_handlers(event: Event) -> None:
+    target = mirror.target_of(event)
+    customers = mirror.customers_to_fetch([event], {target} if target else set())
+    fetched = fetch_all(({target} if target else set()) | customers)
+    for obj in fetched.values():
+        if isinstance(obj, Exception):
+            raise obj
+    with transaction.atomic():
+        for customer in customers:
+            mirror.apply(customer, fetched[customer])
+        if target is not None:
+            mirror.apply(target, fetched[target])
+        mirror.apply_payload(event)
+        mirror.link(event)
+        for func in registry.handlers_for(event.type):
+            func(event)
+
+
+def _succeeded(event: Event) -> Outcome:
     event.refresh_from_db()
     signals.event_processed.send(sender=Event, event=event)
     typed = signals.existing_for_type(event.type, "succeeded")
     if typed is not None:
         typed.send(sender=Event, event=event)
-    return Outcome(event_id, EventStatus.SUCCEEDED)
+    return Outcome(event.pk, EventStatus.SUCCEEDED)
 
 
 def _record_skip(event: Event, token: int, reason: str) -> Outcome:
@@ -216,30 +393,47 @@ def _record_skip(event: Event, token: int, reason: str) -> Outcome:
     return Outcome(event.pk, EventStatus.SKIPPED)
 
 
-def _record_failure(event: Event, token: int, exc: Exception) -> Outcome:
+def _mark_failed(event: Event, token: int, exc: BaseException | None, trace: str) -> bool:
+    """Record a failed attempt on the row (fenced by the lease); False if the lease is lost."""
     config = get_config()
     will_retry = token < config.event_max_attempts
     delay = retry_delay(token) if will_retry else None
     log.warning(
-        "stripe event %s (%s) failed on attempt %s%s",
+        "stripe event %s (%s) failed on attempt %s%s: %s",
         event.stripe_id,
         event.type,
         token,
         f", retrying in {delay:.0f}s" if will_retry else ", giving up",
-        exc_info=True,
+        f"{type(exc).__name__}: {exc}",
     )
-    recorded = _held(event.pk, token).update(
-        status=EventStatus.FAILED,
-        last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        traceback=tb.format_exc()[-20000:],
-        locked_at=None,
-        next_attempt_at=(timezone.now() + timedelta(seconds=delay)) if delay is not None else None,
+    return bool(
+        _held(event.pk, token).update(
+            status=EventStatus.FAILED,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            traceback=trace[-20000:],
+            locked_at=None,
+            next_attempt_at=(timezone.now() + timedelta(seconds=delay))
+            if delay is not None
+            else None,
+        )
     )
-    if not recorded:  # another worker has it now: its outcome is the one that counts
-        return Outcome(event.pk, EventStatus.PROCESSING)
+
+
+def _failed(event: Event, token: int, exc: Exception) -> Outcome:
+    """The outcome of a failure already recorded on the row; sends the failure signals."""
     event.refresh_from_db()
+    if event.status != EventStatus.FAILED or event.attempts != token:
+        return Outcome(event.pk, EventStatus.PROCESSING)  # another worker has it now
+    will_retry = token < get_config().event_max_attempts
     signals.event_failed.send(sender=Event, event=event, exception=exc, will_retry=will_retry)
     typed = signals.existing_for_type(event.type, "failed")
     if typed is not None:
         typed.send(sender=Event, event=event, exception=exc, will_retry=will_retry)
-    return Outcome(event.pk, EventStatus.FAILED, delay)
+    return Outcome(event.pk, EventStatus.FAILED, retry_delay(token) if will_retry else None)
+
+
+def _record_failure(event: Event, token: int, exc: BaseException, trace: str) -> Outcome:
+    if not _mark_failed(event, token, exc, trace):
+        return Outcome(event.pk, EventStatus.PROCESSING)
+    assert isinstance(exc, Exception)
+    return _failed(event, token, exc)

@@ -112,7 +112,7 @@ def pull_events(
                 if problem is not None:
                     log.warning("event %r from the Events API not stored: %s", data["id"], problem)
                     continue
-                if not store or store_event(data, source="api", enqueue=False)[1]:
+                if not store or store_event(data, source="api")[1]:
                     stored += 1
             if not page.has_more or not batch:
                 break

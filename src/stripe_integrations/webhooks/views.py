@@ -15,7 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
 from stripe_integrations.conf import StripeConfig, get_config
-from stripe_integrations.webhooks.processing import event_problem, store_event
+from stripe_integrations.webhooks.backends import receive
+from stripe_integrations.webhooks.processing import event_problem
 from stripe_integrations.webhooks.signature import SignatureError, verify
 
 log = logging.getLogger("stripe_integrations.webhooks")
@@ -125,7 +126,7 @@ class WebhookView(View):
                 extra={"remote_addr": request.META.get("REMOTE_ADDR")},
             )
             return JsonResponse({"error": exc.reason}, status=400)
-        _event, created = store_event(data, source="webhook")
+        _event, created = receive(data, source="webhook")
         return JsonResponse({"received": True, "id": data["id"], "duplicate": not created})
 
     @sensitive_variables("config")

@@ -11,8 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from stripe_integrations.conf import get_config
 from stripe_integrations.models import EventStatus
-from stripe_integrations.webhooks.processing import process_event
+from stripe_integrations.webhooks.processing import process_batch
 from stripe_integrations.webhooks.replay import (
     due_events,
     pull_events,
@@ -87,10 +88,14 @@ class Command(BaseCommand):
         if options["ids"]:
             reset_for_replay(selected)
         counts = {EventStatus.SUCCEEDED: 0, EventStatus.FAILED: 0, "skipped": 0}
-        for pk in event_ids:
-            outcome = process_event(pk)
-            key = outcome.status if outcome.status in counts else "skipped"
-            counts[key] += 1
+        size = max(1, get_config().event_batch_size)
+        for start in range(0, len(event_ids), size):
+            chunk = event_ids[start : start + size]
+            outcomes = {outcome.event_id: outcome for outcome in process_batch(chunk)}
+            for pk in chunk:
+                outcome = outcomes.get(pk)
+                key = outcome.status if outcome and outcome.status in counts else "skipped"
+                counts[key] += 1
         self.stdout.write(
             f"processed {len(event_ids)} events: {counts[EventStatus.SUCCEEDED]} succeeded, "
             f"{counts[EventStatus.FAILED]} failed, {counts['skipped']} skipped"
