@@ -8,9 +8,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+
+from django.utils import timezone
 
 _background: ContextVar[bool] = ContextVar("stripe_integrations_background", default=False)
 _caller_retries: ContextVar[bool] = ContextVar("stripe_integrations_caller_retries", default=False)
+_sent_at: ContextVar[datetime | None] = ContextVar("stripe_integrations_sent_at", default=None)
+
+
+def mark_sent() -> None:
+    """Record that the current code's request is being sent now (the limiter let it through)."""
+    _sent_at.set(timezone.now())
+
+
+def sent_at(since: datetime) -> datetime:
+    """When the current code's last request was sent, if after ``since`` (taken just before
+    it was asked for), else ``since``. The limiter and 429 pauses may hold a request for
+    seconds: the object Stripe returns is as of its sending, which is what the freshness rule
+    must compare."""
+    sent = _sent_at.get()
+    return sent if sent is not None and sent >= since else since
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import stripe
 
 from stripe_integrations.ratelimit.bucket import MAX_PAUSE, Limiter, throttle_backoff
-from stripe_integrations.ratelimit.context import in_background, retries_by_caller
+from stripe_integrations.ratelimit.context import in_background, mark_sent, retries_by_caller
 
 _R = TypeVar("_R", bound=tuple[Any, int, Mapping[str, str]])
 
@@ -127,6 +127,7 @@ class RateLimitedHTTPClient(stripe.HTTPClient):
         attempt = 0
         while True:
             limiter.acquire()
+            mark_sent()
             response = call()
             attempt += 1
             if not self._decide(limiter, response, attempt):
@@ -137,6 +138,7 @@ class RateLimitedHTTPClient(stripe.HTTPClient):
         attempt = 0
         while True:
             await limiter.acquire_async()
+            mark_sent()
             response = await call()
             attempt += 1
             if not self._decide(limiter, response, attempt):

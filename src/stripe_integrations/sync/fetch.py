@@ -2,7 +2,7 @@
 
 Used wherever the current state of an object is needed (webhook handlers, admin "sync",
 ``StripeCustomer.retrieve``): an event's payload is never trusted for state. The time is
-taken just before the request and written with the row (``synced_at``): the write path's
+taken when the request is sent and written with the row (``synced_at``): the write path's
 freshness rule (:mod:`.fresh`) then keeps whichever fetch of an object is the latest, in
 the upsert statement itself, whatever order concurrent refreshes, actions and the backfill
 write in. No row is locked while Stripe answers.
@@ -10,7 +10,9 @@ write in. No row is locked while Stripe answers.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
 
 from django.db import models
 from django.utils import timezone
@@ -18,6 +20,8 @@ from django.utils import timezone
 from stripe_integrations.client import get_client
 from stripe_integrations.exceptions import StripeAPIError, stripe_errors
 from stripe_integrations.models import Customer, PaymentMethod, Subscription
+from stripe_integrations.ratelimit.context import sent_at
+from stripe_integrations.sync import mapping
 from stripe_integrations.sync.upsert import (
     sync_customers,
     sync_payment_methods,
@@ -34,6 +38,86 @@ def is_missing(exc: StripeAPIError) -> bool:
     return exc.code == "resource_missing" or exc.http_status == 404
 
 
+@dataclass(frozen=True)
+class Target:
+    """One Stripe object to fetch: ``kind`` is ``customer``, ``payment_method``, ``source``
+    (a card source of customer ``parent``), ``subscription`` or a kind of
+    :data:`RETRIEVABLE`."""
+
+    kind: str
+    stripe_id: str
+    parent: str | None = None
+
+
+#: The object of a :class:`Fetched` that Stripe does not have (any more).
+MISSING: Any = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What :func:`fetch` got: the object as a plain dict (or :data:`MISSING`) and when its
+    request was sent, which the write path's freshness rule compares."""
+
+    obj: Any
+    at: datetime
+
+
+def fetch(target: Target, *, missing_ok: bool = True) -> Fetched:
+    """The current Stripe object of ``target`` (:data:`MISSING` when Stripe does not have
+    it, unless ``missing_ok`` is False: then Stripe's error is raised). Raises
+    :class:`~stripe_integrations.exceptions.StripeAPIError` for other errors. No database
+    access: safe in any thread.
+
+    The time is taken when the request is sent, after the rate limiter let it through (it
+    may have waited, or paused for a 429): the object is as of then."""
+    client = get_client()
+    asked = timezone.now()
+    try:
+        with stripe_errors():
+            if target.kind == "customer":
+                obj: Any = client.v1.customers.retrieve(
+                    target.stripe_id, params={"expand": CUSTOMER_EXPAND}
+                )
+            elif (
+                target.kind == "source" and target.parent and not target.stripe_id.startswith("pm_")
+            ):
+                obj = client.v1.customers.payment_sources.retrieve(target.parent, target.stripe_id)
+            elif target.kind in ("payment_method", "source"):
+                obj = client.v1.payment_methods.retrieve(target.stripe_id)
+            elif target.kind == "subscription":
+                obj = client.v1.subscriptions.retrieve(target.stripe_id)
+            else:
+                service = getattr(client.v1, RETRIEVABLE[target.kind][1])
+                obj = service.retrieve(target.stripe_id)
+    except StripeAPIError as exc:
+        if missing_ok and is_missing(exc):
+            return Fetched(MISSING, sent_at(asked))
+        raise
+    return Fetched(mapping.as_dict(obj), sent_at(asked))
+
+
+def apply(target: Target, fetched: Fetched) -> models.Model | None:
+    """Mirror what :func:`fetch` got for ``target``, stamped with its fetch time (a row
+    written from a later fetch is left as it is); returns the row, or None. A payment
+    method or source Stripe no longer has is removed from the mirror."""
+    from stripe_integrations.sync.upsert import sync_objects
+
+    obj, at = fetched.obj, fetched.at
+    if target.kind in ("payment_method", "source"):
+        if obj is MISSING or obj.get("deleted") is True:
+            PaymentMethod.objects.filter(stripe_id=target.stripe_id).delete()
+            return None
+        return sync_payment_methods([obj], fetched_at=at)[0]
+    if obj is MISSING:
+        return None
+    if target.kind == "customer":
+        return sync_customers([obj], fetched_at=at)[0]
+    if target.kind == "subscription":
+        return sync_subscriptions([obj], fetched_at=at)[0]
+    rows = sync_objects([obj], fetched_at=at)
+    return rows[0] if rows else None
+
+
 def refresh_customer(stripe_id: str, *, missing_ok: bool = False) -> Customer | None:
     """Fetch customer ``stripe_id`` (default payment method expanded) and mirror it.
 
@@ -41,50 +125,21 @@ def refresh_customer(stripe_id: str, *, missing_ok: bool = False) -> Customer | 
     returns None instead of raising. Returns the stored row when a later fetch of the
     customer was written first.
     """
-    fetched_at = timezone.now()
-    try:
-        with stripe_errors():
-            obj = get_client().v1.customers.retrieve(stripe_id, params={"expand": CUSTOMER_EXPAND})
-    except StripeAPIError as exc:
-        if missing_ok and is_missing(exc):
-            return None
-        raise
-    return sync_customers([obj], fetched_at=fetched_at)[0]
+    target = Target("customer", stripe_id)
+    return cast(Customer | None, apply(target, fetch(target, missing_ok=missing_ok)))
 
 
 def refresh_payment_method(stripe_id: str, customer_id: str | None = None) -> Any:
     """Fetch a payment method (or, with ``customer_id``, a customer's card source) and
     mirror it; an object Stripe no longer has is removed from the mirror."""
-    client = get_client()
-    fetched_at = timezone.now()
-    try:
-        with stripe_errors():
-            if stripe_id.startswith("pm_") or customer_id is None:
-                obj: Any = client.v1.payment_methods.retrieve(stripe_id)
-            else:
-                obj = client.v1.customers.payment_sources.retrieve(customer_id, stripe_id)
-    except StripeAPIError as exc:
-        if not is_missing(exc):
-            raise
-        PaymentMethod.objects.filter(stripe_id=stripe_id).delete()
-        return None
-    if getattr(obj, "deleted", None) is True:
-        PaymentMethod.objects.filter(stripe_id=stripe_id).delete()
-        return None
-    return sync_payment_methods([obj], fetched_at=fetched_at)[0]
+    target = Target("source" if customer_id else "payment_method", stripe_id, customer_id)
+    return apply(target, fetch(target))
 
 
 def refresh_subscription(stripe_id: str) -> Subscription | None:
     """Fetch a subscription with its items and mirror it (None if Stripe does not know it)."""
-    fetched_at = timezone.now()
-    try:
-        with stripe_errors():
-            obj = get_client().v1.subscriptions.retrieve(stripe_id)
-    except StripeAPIError as exc:
-        if not is_missing(exc):
-            raise
-        return None
-    return sync_subscriptions([obj], fetched_at=fetched_at)[0]
+    target = Target("subscription", stripe_id)
+    return cast(Subscription | None, apply(target, fetch(target)))
 
 
 #: Stripe ``object`` -> (model, the v1 service that retrieves it).
@@ -106,17 +161,5 @@ RETRIEVABLE: dict[str, tuple[str, str]] = {
 def refresh_object(kind: str, stripe_id: str) -> models.Model | None:
     """Fetch one billing object by its Stripe ``object`` kind and mirror it (None if Stripe
     no longer has it)."""
-    from stripe_integrations.sync.upsert import sync_objects
-
-    service_name = RETRIEVABLE[kind][1]
-    service = getattr(get_client().v1, service_name)
-    fetched_at = timezone.now()
-    try:
-        with stripe_errors():
-            obj = service.retrieve(stripe_id)
-    except StripeAPIError as exc:
-        if not is_missing(exc):
-            raise
-        return None
-    rows = sync_objects([obj], fetched_at=fetched_at)
-    return rows[0] if rows else None
+    target = Target(kind, stripe_id)
+    return apply(target, fetch(target))
