@@ -294,3 +294,30 @@ def test_a_worker_killed_mid_batch_leaves_each_event_applied_once(
     assert marks == 4  # the 4 events the dead worker had not committed
     for event in events:
         assert Customer.objects.filter(stripe_id="cus_mark_" + event.stripe_id).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_fetch_time_is_when_the_limiter_sent_the_request(fake_stripe: FakeStripe) -> None:
+    """A request held by the rate limiter returns the object as of its sending: that time,
+    not the one before the wait, is what the freshness rule compares."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from stripe_integrations.ratelimit import TokenBucket, override_limiter
+    from stripe_integrations.sync.fetch import Target, fetch
+
+    customer = fake_stripe.add("customer", email="held@example.com")
+    held = TokenBucket(1000.0)
+    original = held.acquire
+
+    def slow_acquire(background: bool | None = None) -> float:
+        time.sleep(0.3)
+        return original(background)
+
+    held.acquire = slow_acquire  # type: ignore[method-assign]
+    asked = timezone.now()
+    with override_limiter(held):
+        fetched = fetch(Target("customer", customer["id"]))
+    assert fetched.obj["id"] == customer["id"]
+    assert fetched.at >= asked + timedelta(seconds=0.3)
