@@ -159,6 +159,17 @@ def main() -> int:
     parser.add_argument("--backend", choices=["thread", "command", "celery"], default="thread")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--new-customers", action="store_true")
+    parser.add_argument(
+        "--limit-share",
+        type=float,
+        default=0.9,
+        help="RATE_LIMIT as a share of Stripe's rate (default 0.9, as the library's 90/22)",
+    )
+    parser.add_argument(
+        "--reserved", type=float, default=0.2, help="RATE_LIMIT_RESERVED_SHARE (default 0.2)"
+    )
+    parser.add_argument("--batch-size", type=int, default=100, help="EVENT_BATCH_SIZE")
+    parser.add_argument("--workers", type=int, default=1, help="EVENT_WORKER_THREADS")
     parser.add_argument("--json", action="store_true", help="print one line of JSON")
     args = parser.parse_args()
 
@@ -210,7 +221,10 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
         "EVENT_BACKEND": {"thread": "thread", "command": "manual", "celery": "celery"}[
             args.backend
         ],
-        "RATE_LIMIT": {args.mode: rate * 0.9},
+        "RATE_LIMIT": {args.mode: rate * args.limit_share},
+        "RATE_LIMIT_RESERVED_SHARE": args.reserved,
+        "EVENT_BATCH_SIZE": args.batch_size,
+        "EVENT_WORKER_THREADS": args.workers,
     }
     if args.mode == "live":
         config["API_KEY"] = "sk_live_benchOnlyNotARealKey000000000"
@@ -257,6 +271,8 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
     return {
         "backend": args.backend,
         "mode": f"{args.mode} ({rate:.0f} requests/s, {args.latency * 1000:.0f} ms a retrieve)",
+        "settings": f"RATE_LIMIT {rate * args.limit_share:g}, reserved {args.reserved:g}, "
+        f"batch {args.batch_size}, worker threads {args.workers}",
         "events": events,
         "distinct_objects": objects,
         "delivery_seconds": round(delivered, 1),

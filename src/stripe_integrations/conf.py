@@ -90,7 +90,7 @@ class StripeConfig:
     event_worker_threads: int = 1
     event_lease_seconds: float = 60.0
     event_batch_size: int = 100
-    event_fetch_concurrency: int = 16
+    event_fetch_concurrency: int = 32
     celery_queue: str | None = None
     rate_limit_reserved_share: float = 0.2
     rate_limit_redis_url: str | None = field(default=None, repr=False)  # may hold a password
@@ -148,7 +148,7 @@ def get_config() -> StripeConfig:
         event_worker_threads=int(raw.get("EVENT_WORKER_THREADS", 1)),
         event_lease_seconds=float(raw.get("EVENT_LEASE_SECONDS", 60.0)),
         event_batch_size=int(raw.get("EVENT_BATCH_SIZE", 100)),
-        event_fetch_concurrency=int(raw.get("EVENT_FETCH_CONCURRENCY", 16)),
+        event_fetch_concurrency=int(raw.get("EVENT_FETCH_CONCURRENCY", 32)),
         celery_queue=(str(raw["CELERY_QUEUE"]) if raw.get("CELERY_QUEUE") else None),
         rate_limit_reserved_share=float(raw.get("RATE_LIMIT_RESERVED_SHARE", 0.2)),
         rate_limit_redis_url=(
