@@ -11,7 +11,6 @@ the same request, with no side effect.
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,14 +22,14 @@ import stripe
 
 from stripe_integrations.exceptions import StripeAPIError
 from stripe_integrations.ratelimit import Limiter, background, get_limiter
+from stripe_integrations.ratelimit.bucket import jittered_backoff
 from stripe_integrations.ratelimit.context import caller_retries
 from stripe_integrations.ratelimit.http import RateLimitedHTTPClient, pause_for
 
 
 def default_backoff(attempt: int) -> float:
     """Seconds before retry number ``attempt`` (1, 2...): 0.5 s doubling to 30 s, jittered."""
-    base: float = min(30.0, 0.5 * 2.0 ** (attempt - 1))
-    return base * (0.5 + random.random() / 2.0)
+    return jittered_backoff(attempt, 30.0)
 
 
 @dataclass

@@ -43,11 +43,17 @@ def default_burst(rate: float) -> float:
     return max(1.0, rate / 10.0)
 
 
+def jittered_backoff(attempt: int, cap: float) -> float:
+    """Seconds before retry number ``attempt`` (1, 2...): 0.5 s doubling to ``cap``, each
+    between half and all of it at random (so waiting callers do not come back together)."""
+    base: float = min(cap, 0.5 * 2.0 ** (attempt - 1))
+    return base * (0.5 + random.random() / 2.0)
+
+
 def throttle_backoff(attempt: int) -> float:
     """Seconds to pause after the ``attempt``-th 429 in a row when Stripe sent no
     ``Retry-After``: 0.5 s doubling to 10 s, jittered."""
-    base: float = min(10.0, 0.5 * 2.0 ** (attempt - 1))
-    return base * (0.5 + random.random() / 2.0)
+    return jittered_backoff(attempt, 10.0)
 
 
 @dataclass
