@@ -129,13 +129,13 @@ def stripe_stats(base: str) -> dict[str, int]:
         return dict(json.loads(response.read()))
 
 
-def bodies(customers: int) -> list[bytes]:
+def bodies(customers: int, livemode: bool) -> list[bytes]:
     """The burst: 8 events per customer, over its 4 objects, in Stripe's order."""
     out = []
     created = 1764547200
     for n in range(customers):
         for i, (event_type, kind) in enumerate(SHAPE):
-            obj = build(kind, n)
+            obj = {**build(kind, n), "livemode": livemode}
             created += 1
             event = {
                 "id": f"evt_b{n}_{i}",
@@ -143,7 +143,7 @@ def bodies(customers: int) -> list[bytes]:
                 "api_version": "2026-10-28.endive",
                 "created": created,
                 "data": {"object": obj},
-                "livemode": False,
+                "livemode": livemode,
                 "pending_webhooks": 1,
                 "request": {"id": None, "idempotency_key": None},
                 "type": event_type,
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace, base: str, rate: float) -> dict[str, Any]:
 
     if not args.new_customers:
         sync_customers([build("customers", n) for n in range(args.customers)], returning=False)
-    burst = bodies(args.customers)
+    burst = bodies(args.customers, livemode=args.mode == "live")
     config: dict[str, Any] = {
         "API_KEY": "sk_test_benchOnlyNotARealKey000000000",
         "WEBHOOK_SECRETS": [SECRET],

@@ -273,8 +273,11 @@ def test_a_worker_killed_mid_batch_leaves_each_event_applied_once(
         if proc.stderr:
             proc.stderr.close()
     statuses = dict(Event.objects.values_list("pk", "status"))
-    assert [statuses[e.pk] for e in events[:2]] == ["succeeded", "succeeded"]
-    assert {statuses[e.pk] for e in events[2:]} == {"processing"}
+    # Groups are applied as their objects arrive: the blocked invoice's group is not
+    # committed; each other group is either committed (succeeded) or not started.
+    assert {statuses[e.pk] for e in events[2:4]} == {"processing"}
+    assert set(statuses.values()) <= {"processing", "succeeded"}
+    left = sum(1 for status in statuses.values() if status == "processing")
     marks = 0
 
     def mark(event: Event) -> None:
@@ -291,7 +294,7 @@ def test_a_worker_killed_mid_batch_leaves_each_event_applied_once(
             time.sleep(0.2)
     finally:
         registry.unregister(mark)
-    assert marks == 4  # the 4 events the dead worker had not committed
+    assert marks == left  # the events the dead worker had not committed, once each
     for event in events:
         assert Customer.objects.filter(stripe_id="cus_mark_" + event.stripe_id).count() == 1
 

@@ -11,8 +11,8 @@ import contextvars
 import logging
 import re
 import traceback as tb
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -212,36 +212,62 @@ def process_batch(
         targets = {event.pk: mirror.target_of(event) for event in live}
         named = {target for target in targets.values() if target is not None}
         customers = mirror.customers_to_fetch(live, named)
-        fetched = fetch_all(named | customers)
         groups: dict[Any, list[Event]] = {}
         for event in live:
             key = targets[event.pk] or ("event", event.pk)
             groups.setdefault(key, []).append(event)
-        mirrored: set[mirror.Target] = set()
+        # What each group waits for: its object and the new customers its events concern.
+        needs: dict[Any, set[mirror.Target]] = {}
         for key, group in groups.items():
-            target = key if isinstance(key, mirror.Target) else None
-            outcomes.update(_apply_group(target, group, claims, fetched, mirrored))
+            wanted = {key} if isinstance(key, mirror.Target) else set()
+            for event in group:
+                customer_id = mirror.customer_of(event)
+                customer = mirror.Target("customer", customer_id) if customer_id else None
+                if customer is not None and customer in customers:
+                    wanted.add(customer)
+            needs[key] = wanted
+        order = [*sorted(customers, key=lambda t: t.stripe_id)]
+        order += [key for key in groups if isinstance(key, mirror.Target) and key not in order]
+        fetched: dict[mirror.Target, Any] = {}
+        mirrored: set[mirror.Target] = set()
+
+        def apply_ready() -> None:
+            # A group is applied as soon as what it needs has arrived, while the other
+            # fetches go on: the database work overlaps Stripe's answers.
+            for key in [k for k, wanted in needs.items() if wanted <= fetched.keys()]:
+                del needs[key]
+                target = key if isinstance(key, mirror.Target) else None
+                outcomes.update(_apply_group(target, groups[key], claims, fetched, mirrored))
+
+        apply_ready()
+        for target, result in fetch_each(order):
+            fetched[target] = result
+            apply_ready()
     return [outcomes[event.pk] for event in events if event.pk in outcomes]
 
 
-def fetch_all(targets: set[mirror.Target]) -> dict[mirror.Target, Any]:
-    """Fetch every target once, concurrently (``EVENT_FETCH_CONCURRENCY`` threads); a failed
-    fetch maps to its exception."""
-    results: dict[mirror.Target, Any] = {}
-    ordered = sorted(targets, key=lambda t: (t.kind, t.stripe_id))
-    workers = min(get_config().event_fetch_concurrency, len(ordered))
+def fetch_each(targets: Sequence[mirror.Target]) -> Iterator[tuple[mirror.Target, Any]]:
+    """Fetch every target once, concurrently (``EVENT_FETCH_CONCURRENCY`` threads), asked in
+    the given order; yields each with its result as it arrives (a failed fetch: its
+    exception)."""
+    workers = min(get_config().event_fetch_concurrency, len(targets))
     if workers <= 1:
-        for target in ordered:
-            results[target] = _fetch_one(target)
-        return results
+        for target in targets:
+            yield target, _fetch_one(target)
+        return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stripe-fetch") as pool:
         futures = {
-            target: pool.submit(contextvars.copy_context().run, _fetch_one, target)
-            for target in ordered
+            pool.submit(contextvars.copy_context().run, _fetch_one, target): target
+            for target in targets
         }
-        for target, future in futures.items():
-            results[target] = future.result()
-    return results
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def fetch_all(targets: set[mirror.Target]) -> dict[mirror.Target, Any]:
+    """Fetch every target once (see :func:`fetch_each`); a failed fetch maps to its
+    exception."""
+    return dict(fetch_each(sorted(targets, key=lambda t: (t.kind, t.stripe_id))))
 
 
 def _fetch_one(target: mirror.Target) -> Any:
